@@ -1,0 +1,3 @@
+from htsweep.train import main
+
+main()
