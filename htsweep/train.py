@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import shutil
 import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
-from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -90,20 +90,61 @@ def run_and_record(cfg: DictConfig, out_dir: Path) -> RunResult:
     return result
 
 
-class ValidateConfig(Callback):
-    """Checks value ranges before Hydra creates the run (or sweep) directory, so a bad value
-    leaves nothing behind.  Sweep points are checked again at the start of each job."""
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
-    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        resolve_device(to_spec(config).device)
 
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        resolve_device(to_spec(config).device)
+def preflight(argv: List[str]) -> None:
+    """Compose and validate every job the command line describes before Hydra creates any
+    directory: a bad value fails here with nothing written.  Sweeps (``-m a=1,2 b=x,y``) are
+    expanded as Hydra's basic sweeper expands them.  Commands that do not launch jobs
+    (--help, --cfg, ...) or that point at another config tree are left to Hydra; the job
+    itself validates again (see :func:`hydra_main`)."""
+    from hydra import compose, initialize_config_dir
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra._internal.utils import get_args_parser
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    args = get_args_parser().parse_args(argv)
+    if (
+        args.help
+        or args.hydra_help
+        or args.cfg
+        or args.info
+        or args.shell_completion
+        or args.config_path
+        or args.config_dir
+        or args.config_name
+        or args.experimental_rerun
+    ):
+        return
+    overrides = list(args.overrides)
+    if args.multirun:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        jobs = [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    else:
+        jobs = [overrides]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="preflight"):
+        for job in jobs:
+            task = [o for o in job if not o.lstrip("~+").startswith("hydra")]
+            resolve_device(to_spec(compose(config_name="config", overrides=task)).device)
+
+
+def _only_hydra_files(path: Path) -> bool:
+    return path.is_dir() and all(p.name == ".hydra" or p.suffix == ".log" for p in path.iterdir())
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def hydra_main(cfg: DictConfig) -> None:
-    run_and_record(cfg, Path(HydraConfig.get().runtime.output_dir))
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        resolve_device(to_spec(cfg).device)
+    except ConfigError:
+        # A sweep point the pre-flight did not see (e.g. set inside an experiment file):
+        # leave no directory behind for it.
+        if _only_hydra_files(out_dir):
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    run_and_record(cfg, out_dir)
 
 
 def _first_line(text: str) -> str:
@@ -135,6 +176,7 @@ def main() -> None:
     """Console entry point: Hydra with one-line configuration errors."""
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let exceptions reach us; we format them below
     try:
+        preflight(sys.argv[1:])
         hydra_main()
     except SystemExit:
         raise

@@ -1,0 +1,156 @@
+#!/usr/bin/env python
+"""Benchmark of a training run against this machine's float32 GEMM rate.
+
+    .venv/bin/python scripts/bench.py                 # cases a and b
+    .venv/bin/python scripts/bench.py --case b --device cuda
+
+Cases (each in a fresh subprocess, so peak memory is per case):
+  a  the default run (the paper's main setting: n=2000, d=1000, h=1500, 10 FB-Adam steps,
+     a probe at every step)
+  b  the Fig. 5 setting: n=8000, otherwise as a
+
+For each case it prints the wall time of the run (data generation, 10 steps, 11 probes; no
+interpreter start-up), peak memory (process RSS on CPU, allocator peak on CUDA), the counted
+floating-point work, the achieved GFLOP/s and the ratio wall / GEMM-bound time, where the
+GEMM-bound time is the counted work divided by the float32 GEMM rate measured in the same
+process.  Work is counted as 2mnk for an (m x k)(k x n) product, N^3/3 for a Cholesky,
+4N^3/3 for symmetric eigenvalues and 9N^3 for eigenvalues with vectors (Golub & Van Loan,
+Matrix Computations, 4th ed., Sec. 8.3); element-wise work is not counted, so it shows up in the
+ratio.  Target for case b on CPU: ratio <= 1.5, peak memory < 1 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from typing import Dict
+
+CASES = {
+    "a": {"label": "default run (n=2000)", "n": 2000},
+    "b": {"label": "Fig. 5 setting (n=8000)", "n": 8000},
+}
+
+
+def counted_flops(spec) -> Dict[str, float]:
+    """Floating-point work of a run, by phase (see the module docstring for the model)."""
+    n, d, h, nt = spec.data.n, spec.data.d, spec.model.h, spec.data.n_test
+    big, small = max(h, d), min(h, d)
+    gram_w = 2.0 * big * small**2
+    steps = spec.steps
+    probes = len(spec.probe_steps())
+    train_step = 2 * (2.0 * n * d * h) + 2.0 * n * h  # forward GEMM, backward GEMM, GEMV
+    final_loss = 2.0 * n * d * h
+    readout = 2.0 * n * d * h + 2.0 * n * h * h + 2.0 * n * h + 2.0 * nt * d * h + h**3 / 3.0
+    esd = gram_w + 9.0 * small**3
+    norms = 2 * (gram_w + 4.0 / 3.0 * small**3)  # ||W_t - W_0||_2 and ||M_t||_2
+    return {
+        "train": steps * train_step + final_loss,
+        "readout": probes * readout,
+        "spectra": probes * (esd + norms),
+    }
+
+
+def gemm_rate(device, n=8000, d=1000, h=1500, reps=5) -> float:
+    """Best float32 GEMM rate (FLOP/s) for the run's largest product shape."""
+    import torch
+
+    X = torch.randn(n, d, device=device)
+    W = torch.randn(h, d, device=device)
+    best = float("inf")
+    for _ in range(reps + 1):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        torch.mm(X, W.t())
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t)
+    return 2.0 * n * d * h / best
+
+
+def run_case(case: str, device_name: str) -> Dict[str, object]:
+    import torch
+
+    from htsweep.config import Config, Device
+    from htsweep.runner import resolve_device, train
+
+    spec = Config()
+    spec.data.n = CASES[case]["n"]
+    spec.device = Device(device_name)
+    spec.progress = False
+    device = resolve_device(spec.device)
+    rate = gemm_rate(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    t = time.perf_counter()
+    result = train(spec)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    wall = time.perf_counter() - t
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**20
+        peak_kind = "CUDA allocator peak"
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak_kind = "process RSS peak"
+    work = counted_flops(spec)
+    total = sum(work.values())
+    return {
+        "case": case,
+        "label": CASES[case]["label"],
+        "status": result.status,
+        "device": result.device,
+        "threads": torch.get_num_threads(),
+        "wall_s": wall,
+        "peak_mib": peak,
+        "peak_kind": peak_kind,
+        "gflop": total / 1e9,
+        "gflop_by_phase": {k: v / 1e9 for k, v in work.items()},
+        "gemm_gflops": rate / 1e9,
+        "achieved_gflops": total / wall / 1e9,
+        "ratio": wall / (total / rate),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", choices=sorted(CASES), action="append")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    cases = args.case or sorted(CASES)
+    if args._child:
+        print(json.dumps(run_case(cases[0], args.device)))
+        return
+    results = []
+    for case in cases:
+        proc = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--_child", "--case", case, "--device", args.device],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    head = f"{'case':<26}{'device':<28}{'wall s':>8}{'peak MiB':>10}{'GFLOP':>9}{'GFLOP/s':>9}{'GEMM GFLOP/s':>14}{'ratio':>7}"
+    print(head)
+    for r in results:
+        print(
+            f"{r['label']:<26}{r['device'][:27]:<28}{r['wall_s']:>8.2f}{r['peak_mib']:>10.0f}"
+            f"{r['gflop']:>9.0f}{r['achieved_gflops']:>9.1f}{r['gemm_gflops']:>14.1f}{r['ratio']:>7.2f}"
+        )
+    for r in results:
+        phases = ", ".join(f"{k} {v:.0f}" for k, v in r["gflop_by_phase"].items())
+        print(f"  {r['case']}: GFLOP by phase: {phases}; threads={r['threads']}; peak = {r['peak_kind']}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
