@@ -700,8 +700,9 @@ def aggregate(
         summary=summary, aggregate=agg, grid=grid, esd=EsdStore(esd_files)
     )
     if kinds is None:
-        chosen, skipped = figs.choose(tables)
-        result.skipped_figures = skipped
+        chosen, result.skipped_figures = figs.choose(tables)
+    elif figs.ALL in kinds:
+        chosen, result.skipped_figures = figs.applicable(tables)
     else:
         chosen = kinds
     fig_dir = out_dir / FIGURES_DIR
@@ -741,6 +742,8 @@ def _parser() -> argparse.ArgumentParser:
             + ", ".join(figs.KINDS)
             + "; paper names: "
             + ", ".join(sorted(figs.ALIASES))
+            + "; all: every kind that fits. Default: the figure of the sweep's experiment "
+            "tag, else every kind that fits what varies"
         ),
     )
     p.add_argument("--no-figures", action="store_true", help="write the tables only")

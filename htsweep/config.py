@@ -205,6 +205,8 @@ class ProbeConfig:
     at: Optional[List[int]] = None
     feature_scale: FeatureScale = FeatureScale.paper
     esd: bool = True
+    readout: bool = True
+    spectrum: bool = True
 
     def __post_init__(self) -> None:
         _require(self.every >= 1, "probe.every", f"must be an integer >= 1, got {self.every}")
@@ -233,6 +235,8 @@ class Config:
     device: Device = Device.auto
     dtype: DType = DType.float32
     progress: bool = True
+    smoke: bool = False
+    experiment: Optional[str] = None
 
     def __post_init__(self) -> None:
         _require(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
@@ -258,6 +262,34 @@ class Config:
         return sorted(chosen | {0, self.steps})
 
 
+# A smoke run divides every size by SMOKE_DIVISOR (keeping the ratios n : d : h and the
+# differences between sweep points), with these floors, and caps the step count.
+SMOKE_DIVISOR = 25
+SMOKE_FLOORS = {"data.n": 40, "data.n_test": 20, "data.d": 8, "model.h": 8}
+SMOKE_MAX_STEPS = 12
+
+
+def apply_smoke(cfg: DictConfig) -> DictConfig:
+    """``smoke=true``: the same experiment at toy size, for tests and dry runs.
+
+    Divides n, n_test, d and h by SMOKE_DIVISOR (not below SMOKE_FLOORS), caps steps at
+    SMOKE_MAX_STEPS and drops probe steps beyond it; grids, optimisers and schedules stay.
+    The shrunk values are what the run records, so a smoke sweep's tables say what ran."""
+    if not cfg.get("smoke", False):
+        return cfg
+    out = cfg.copy()
+    for key, floor in SMOKE_FLOORS.items():
+        value = OmegaConf.select(out, key)
+        if value is not None:
+            OmegaConf.update(out, key, min(value, max(floor, value // SMOKE_DIVISOR)), merge=False)
+    if out.get("steps") is not None and out.steps > SMOKE_MAX_STEPS:
+        out.steps = SMOKE_MAX_STEPS
+    at = OmegaConf.select(out, "probe.at")
+    if at is not None:
+        OmegaConf.update(out, "probe.at", [s for s in at if s <= out.steps], merge=False)
+    return out
+
+
 def to_spec(cfg: Any) -> Config:
     """Turn a composed DictConfig into a validated :class:`Config` (runs every __post_init__).
 
@@ -268,7 +300,7 @@ def to_spec(cfg: Any) -> Config:
     node = cfg
     if isinstance(cfg, DictConfig) and "hydra" in cfg:
         node = OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"])
-    merged = OmegaConf.merge(OmegaConf.structured(Config), node)
+    merged = OmegaConf.merge(OmegaConf.structured(Config), apply_smoke(node))
     spec = OmegaConf.to_object(merged)
     assert isinstance(spec, Config)
     return spec

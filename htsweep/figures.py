@@ -92,6 +92,7 @@ _SAVE_METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Prod
 _C_INITIAL = "0.55"  # grey: the ESD of W_0
 _C_MP = "tab:red"  # the Marchenko-Pastur law (the paper's "red bulk")
 _C_PL = "black"
+_C_STEP = "tab:blue"
 
 
 class FigureNameError(ValueError):
@@ -171,8 +172,10 @@ def save(fig: Figure, data: pd.DataFrame, out_dir: Path, name: str) -> List[Path
     """Write ``name``.png / .pdf (deterministic bytes: no timestamps) and the plotted data as
     ``name``.csv, each atomically."""
     paths = []
-    fig.canvas.draw()  # lay the figure out once (constrained layout) ...
-    fig.set_layout_engine("none")  # ... and keep that layout for both formats
+    engine = fig.get_layout_engine()
+    if engine is not None:  # lay the figure out once (constrained layout) and keep that
+        engine.execute(fig)  # layout for both formats
+        fig.set_layout_engine("none")
     for ext in EXTENSIONS:
         path = Path(out_dir) / f"{name}.{ext}"
         _atomic(path, lambda tmp, e=ext: fig.savefig(tmp, format=e, metadata=_SAVE_METADATA[e]))
@@ -287,6 +290,7 @@ def lr_sweep(
                 std = ds["std"].fillna(0.0)
                 ax.fill_between(ds["lr"], ds["mean"] - std, ds["mean"] + std, color=colors[s], alpha=0.2, lw=0)
             ax.set_xscale("log")
+            ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
             ax.set_xlabel(r"learning rate $\eta$")
             ax.set_ylabel(METRIC_LABELS.get(m, m))
         for ax in list(axes.flat)[len(metrics):]:
@@ -617,9 +621,11 @@ def _esd_rows(
 
 
 def _draw_esd_cell(ax, cell: pd.DataFrame, scale: str, legend: bool) -> None:
+    """One ESD axis: step-0 histogram (grey), step-t histogram (blue), MP law and edge of W_0
+    (red), the PL_Alpha_KS power law from its xmin (dashed) and alpha in the corner."""
     step = int(cell["step"].iloc[0])
     r = cell.iloc[0]
-    for which, color, alpha in ((0, _C_INITIAL, 0.45), (step, "tab:blue", 0.65)):
+    for which in (0, step):
         d = cell[cell["esd_of_step"] == which]
         if d.empty:
             continue
@@ -627,23 +633,31 @@ def _draw_esd_cell(ax, cell: pd.DataFrame, scale: str, legend: bool) -> None:
         dens = d["density"].to_numpy()
         if scale == "log":
             dens = np.where(dens > 0, dens, np.nan)
-        ax.stairs(dens, edges, fill=True, color=color, alpha=alpha, label=rf"$t={which}$")
+        if which == 0 and step != 0:
+            ax.stairs(dens, edges, fill=True, color=_C_INITIAL, alpha=0.45, lw=0, label=r"$t=0$")
+        else:
+            ax.stairs(dens, edges, fill=True, color=_C_STEP, alpha=0.3, lw=0)
+            ax.stairs(dens, edges, color=_C_STEP, lw=1.2, label=rf"$t={which}$")
     lo, hi = float(cell["bin_lo"].min()), float(cell["bin_hi"].max())
     x = np.geomspace(lo, hi, 400) if scale == "log" else np.linspace(lo, hi, 400)
     mp = mp_density(x, r["mp_lambda_plus"], int(r["h"]), int(r["d"]))
     ax.plot(x, np.where(mp > 0, mp, np.nan), color=_C_MP, lw=1.2, label="MP law of $W_0$")
     ax.axvline(r["mp_lambda_plus"], color=_C_MP, ls=":", lw=1.2, label=r"MP edge $\lambda_+$")
-    if np.isfinite(r["pl_alpha_ks"]) and r["pl_alpha_ks"] > 1 and r["pl_alpha_ks_xmin"] > 0:
+    alpha = r["pl_alpha_ks"]
+    if np.isfinite(alpha) and alpha > 1 and r["pl_alpha_ks_xmin"] > 0:
         xt = np.geomspace(r["pl_alpha_ks_xmin"], hi, 200)
-        pl = powerlaw_density(xt, r["pl_alpha_ks"], r["pl_alpha_ks_xmin"], r["pl_alpha_ks_n_tail"], r["n_eigs"])
-        ax.plot(xt, pl, color=_C_PL, ls="--", lw=1.2, label=rf"PL fit $\alpha$={r['pl_alpha_ks']:.2f}")
+        pl = powerlaw_density(xt, alpha, r["pl_alpha_ks_xmin"], r["pl_alpha_ks_n_tail"], r["n_eigs"])
+        ax.plot(xt, pl, color=_C_PL, ls="--", lw=1.2, label=r"PL fit ($\lambda \geq \lambda_{min}$)")
+        ax.text(0.97, 0.95, rf"$\alpha_{{KS}}$={alpha:.2f}", transform=ax.transAxes, ha="right", va="top", fontsize=9)
     if scale == "log":
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.minorticks_off()  # decades are enough here, and minor log ticks are slow to lay out
+    ax.grid(False)
     ax.set_xlabel(r"eigenvalue $\lambda$ of $W_t^\top W_t$")
     ax.set_ylabel("density")
     if legend:
-        ax.legend(loc="best")
+        ax.legend(loc="lower left")
 
 
 def esd(
@@ -806,7 +820,7 @@ FIGURES: Dict[str, Kind] = {
     "update_norms": Kind(update_norms, _applies_update_norms, "Fig. 8: ||G~_0|| vs sqrt(hd)"),
 }
 KINDS = tuple(FIGURES)
-# Paper figure / experiment names -> figure kinds.
+# Paper figure / experiment names (conf/experiment/*.yaml) -> figure kinds.
 ALIASES: Dict[str, Tuple[str, ...]] = {
     "fig2": ("esd",),
     "fig3": ("lr_sweep",),
@@ -814,6 +828,10 @@ ALIASES: Dict[str, Tuple[str, ...]] = {
     "fig5": ("lr_sweep",),
     "fig8": ("update_norms",),
     "fig28": ("loss_curves",),
+    "fig28_n": ("loss_curves",),
+    "fig28_lambda": ("loss_curves",),
+    "fig28_noise": ("loss_curves",),
+    "fig28_gamma": ("loss_curves",),
     "fig29": ("esd_grid",),
     "fig30": ("lr_sweep",),
     "fig29_30": ("esd_grid", "lr_sweep"),
@@ -824,23 +842,26 @@ ALIASES: Dict[str, Tuple[str, ...]] = {
     "table4": ("esd_grid",),
     "appd": ("esd",),
 }
+ALL = "all"
 
 
 def resolve_name(name: str) -> List[str]:
-    """A kind or paper name -> the kinds it draws; FigureNameError lists the allowed names."""
+    """A kind, paper name or ``all`` -> the kinds it draws; FigureNameError lists the names."""
     key = name.strip().lower().replace("-", "_")
     if key in FIGURES:
         return [key]
     if key in ALIASES:
         return list(ALIASES[key])
+    if key == ALL:
+        return [ALL]
     raise FigureNameError(
         f"--figure: unknown figure {name!r}; kinds: {', '.join(KINDS)}; "
-        f"paper names: {', '.join(sorted(ALIASES))}"
+        f"paper names: {', '.join(sorted(ALIASES))}; or {ALL}"
     )
 
 
-def choose(tables: SweepTables) -> Tuple[List[str], Dict[str, str]]:
-    """The kinds that fit the sweep, and for each other kind why it does not."""
+def applicable(tables: SweepTables) -> Tuple[List[str], Dict[str, str]]:
+    """Every kind that fits what varies in the sweep, and for each other kind why not."""
     chosen, skipped = [], {}
     for name, kind in FIGURES.items():
         why = kind.applies(tables)
@@ -849,6 +870,30 @@ def choose(tables: SweepTables) -> Tuple[List[str], Dict[str, str]]:
         else:
             skipped[name] = why
     return chosen, skipped
+
+
+def experiment_tag(tables: SweepTables) -> Optional[str]:
+    """The sweep's ``experiment`` config value when it is one known name, else None."""
+    if "experiment" not in tables.summary.columns:
+        return None
+    tags = tables.summary["experiment"].dropna().unique()
+    if len(tags) == 1 and str(tags[0]).lower() in ALIASES:
+        return str(tags[0]).lower()
+    return None
+
+
+def choose(tables: SweepTables) -> Tuple[List[str], Dict[str, str]]:
+    """The kinds to draw when none is named: the paper figure of the sweep's ``experiment``
+    tag (conf/experiment/<name>.yaml sets it) when that fits, else every kind that fits what
+    varies (:func:`applicable`).  Returns (kinds, {kind not drawn: why})."""
+    fits, skipped = applicable(tables)
+    tag = experiment_tag(tables)
+    if tag is not None:
+        wanted = [k for k in ALIASES[tag] if k in fits]
+        if wanted:
+            others = {k: f"not part of {tag} (draw it with --figure {k})" for k in fits if k not in wanted}
+            return wanted, {**skipped, **others}
+    return fits, skipped
 
 
 def draw(name: str, tables: SweepTables, out_dir: Path) -> pd.DataFrame:

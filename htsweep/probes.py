@@ -123,12 +123,24 @@ def norm_metrics(ctx: ProbeContext, W: Tensor, update: Optional[Tensor]) -> Dict
 
 
 def probe(
-    ctx: ProbeContext, W: Tensor, step: int, update: Optional[Tensor]
-) -> Tuple[Dict[str, float], Tensor]:
-    """All metrics of W_t at step t: (row with every PROBE_COLUMNS key, eigenvalues)."""
-    row: Dict[str, float] = {"step": step}
-    row.update(readout_metrics(ctx, W))
-    spec_row, eigs = spectral_metrics(ctx, W)
-    row.update(spec_row)
+    ctx: ProbeContext,
+    W: Tensor,
+    step: int,
+    update: Optional[Tensor],
+    with_readout: bool = True,
+    with_spectrum: bool = True,
+) -> Tuple[Dict[str, float], Optional[Tensor]]:
+    """All metrics of W_t at step t: (row with every PROBE_COLUMNS key, eigenvalues or None).
+
+    ``with_readout=False`` / ``with_spectrum=False`` skip the stage-2 readout or the ESD (their
+    columns are NaN): the norm metrics alone are what Fig. 8 needs at large (h, d)."""
+    row: Dict[str, float] = {key: math.nan for key in PROBE_COLUMNS}
+    row["step"] = step
+    eigs = None
+    if with_readout:
+        row.update(readout_metrics(ctx, W))
+    if with_spectrum:
+        spec_row, eigs = spectral_metrics(ctx, W)
+        row.update(spec_row)
     row.update(norm_metrics(ctx, W, update))
     return row, eigs

@@ -111,7 +111,9 @@ def train(spec: Config, result: Optional[RunResult] = None) -> RunResult:
         for t in range(spec.steps + 1):
             if t in probe_at:
                 try:
-                    row, eigs = probe(ctx, W, t, update)
+                    row, eigs = probe(
+                        ctx, W, t, update, spec.probe.readout, spec.probe.spectrum
+                    )
                 except FloatingPointError:  # e.g. overflowing features: the run blew up
                     res.status, res.diverged_at = DIVERGED, t
                     return res
@@ -119,7 +121,7 @@ def train(spec: Config, result: Optional[RunResult] = None) -> RunResult:
                 row["stage1_loss"] = math.nan
                 row["elapsed_s"] = time.perf_counter() - t0
                 res.rows.append(row)
-                if spec.probe.esd:
+                if spec.probe.esd and eigs is not None:
                     res.esd_steps.append(t)
                     res.esd.append(eigs.cpu().numpy())
                 pending = row

@@ -31,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from htsweep import records
-from htsweep.config import ConfigError, to_spec
+from htsweep.config import ConfigError, apply_smoke, to_spec
 from htsweep.probes import PROBE_COLUMNS
 from htsweep.runner import FAILED, LOOP_COLUMNS, RunResult, resolve_device, train
 
@@ -40,8 +40,9 @@ _UNHASHED = ("progress",)
 
 
 def task_config(cfg: DictConfig) -> Dict[str, Any]:
-    """The resolved task config as plain containers (enums as their names, no ``hydra``)."""
-    container = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    """The resolved task config as plain containers (enums as their names, no ``hydra``),
+    after ``smoke`` shrinking: the values the run actually used."""
+    container = OmegaConf.to_container(apply_smoke(cfg), resolve=True, enum_to_str=True)
     assert isinstance(container, dict)
     container.pop("hydra", None)
     return container

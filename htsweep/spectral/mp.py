@@ -1,31 +1,74 @@
-"""Marchenko-Pastur law for the ESD of W^T W with i.i.d. entries, and its Tracy-Widom edge.
+"""Marchenko-Pastur law for the ESD of W^T W with i.i.d. entries, its Tracy-Widom edge, the
+BBP spike transition, and a robust fit of the MP scale to a trained W.
 
-For W (h x d) with i.i.d. entries of variance sigma^2, the N = min(h, d) non-zero eigenvalues
-of W^T W follow, as h, d -> infinity with N / M -> c in (0, 1] (M = max(h, d)), the
-Marchenko-Pastur law (Marchenko & Pastur 1967) scaled by M, supported on
+Law.  For W (h x d) with i.i.d. centred entries of variance sigma^2, the N = min(h, d) non-zero
+eigenvalues of W^T W follow, as h, d -> infinity with c = N / M -> c in (0, 1] (M = max(h, d)),
+the Marchenko-Pastur law (Marchenko & Pastur 1967) scaled by M:
 
+    p(x) = sqrt((lambda_+ - x)(x - lambda_-)) / (2 pi sigma^2 N x),   lambda_- <= x <= lambda_+,
     [lambda_-, lambda_+] = sigma^2 [(sqrt(M) - sqrt(N))^2, (sqrt(M) + sqrt(N))^2].
 
-The largest eigenvalue fluctuates around the upper edge on the Tracy-Widom scale
-(Johnstone 2001, Thm 1, real case):
+At initialisation (ntk, Sec. 3) sigma^2 = 1, so lambda_+ = (sqrt(h) + sqrt(d))^2; mean-field
+(App. D) has sigma^2 = 1/d.
+
+CDF in closed form.  With a = lambda_-, b = lambda_+, R(x) = (b - x)(x - a), an antiderivative
+of sqrt(R(x)) / x is (checked by differentiation)
+
+    G(x) = sqrt(R) + (a + b)/2 * asin((2x - a - b)/(b - a))
+                   - sqrt(ab) * asin(((a + b) x - 2ab) / (x (b - a))),
+
+and F(x) = (G(x) - G(a)) / (2 pi sigma^2 N); G(b) - G(a) = pi (a + b)/2 - pi sqrt(ab)
+= 2 pi sigma^2 N, so F(b) = 1.  (For c = 1, a = 0 and the last term vanishes.)
+
+Tracy-Widom edge.  The largest eigenvalue of a pure-noise W fluctuates around lambda_+ on the
+N^(-2/3) scale (Johnstone 2001, Thm 1, real case; El Karoui 2003 for N <= M either way):
 
     mu = sigma^2 (sqrt(M - 1) + sqrt(N))^2,
     s  = sigma^2 (sqrt(M - 1) + sqrt(N)) (1 / sqrt(M - 1) + 1 / sqrt(N))^(1/3),
 
 so lambda_max <= mu + q s with the probability of the TW_1 quantile q.  An eigenvalue beyond
 that margin is a spike (an outlier the i.i.d. bulk does not explain).
+
+BBP transition.  For W = sigma G + theta u v^T (G i.i.d. N(0, 1), |u| = |v| = 1), an outlier
+separates from the bulk iff theta > theta_c = sigma (M N)^(1/4), at
+
+    lambda_out = (theta^2 + sigma^2 M)(theta^2 + sigma^2 N) / theta^2
+
+(Baik, Ben Arous & Peche 2005; Benaych-Georges & Nadakuditi 2012, rectangular case); at
+theta = theta_c, lambda_out = lambda_+.
+
+Fitting sigma^2 to a trained W (:func:`fit_mp`).  Training changes the bulk's scale (one
+FB-Adam step adds +-lr to every entry), so the analytic edge of W_0 no longer separates the
+bulk from the spikes.  We fit sigma^2 by *bulk eigenvalue matching* (Ke, Ma & Lin 2023, JASA,
+"BEMA"): regress the sorted eigenvalues on the quantiles of the sigma^2 = 1 law over the central
+quantile range [trim, 1 - trim] (least squares through the origin, closed form),
+
+    sigma^2_hat = sum_k q_k lambda_(k) / sum_k q_k^2,   q_k = F_1^{-1}((k + 1/2) / N).
+
+WeightWatcher instead grid-searches sigma to minimise the distance between a kernel density
+estimate of the whole ESD and the MP density (RMT_Util.fit_density_with_range).  Quantile
+matching has no bandwidth, is closed form and ignores up to trim * N outliers at either end by
+construction, so spikes (or a heavy tail smaller than trim * N) cannot inflate sigma^2 and hide
+themselves.  The spike threshold is then the Tracy-Widom margin of the fitted law.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Dict
 
 import torch
 from torch import Tensor
 
 # Quantiles of the Tracy-Widom law TW_1 (beta = 1), Johnstone (2001) Table 1 / Bejan (2005).
 TW1_QUANTILES = {0.90: 0.4501, 0.95: 0.9793, 0.99: 2.0234, 0.999: 3.2724}
+
+
+def _tw_quantile(level: float) -> float:
+    if level not in TW1_QUANTILES:
+        raise ValueError(f"level: must be one of {sorted(TW1_QUANTILES)}, got {level}")
+    return TW1_QUANTILES[level]
 
 
 @dataclass(frozen=True)
@@ -71,17 +114,167 @@ class MarchenkoPastur:
     def spike_threshold(self, level: float = 0.99) -> float:
         """mu + q_level * s: the largest eigenvalue of a pure-noise W stays below it with
         probability ``level`` (asymptotically)."""
-        return self.tw_center + TW1_QUANTILES[level] * self.tw_scale
+        return self.tw_center + _tw_quantile(level) * self.tw_scale
 
     def num_spikes(self, eigs: Tensor, level: float = 0.99) -> int:
         """Eigenvalues above :meth:`spike_threshold`."""
-        return int((eigs > self.spike_threshold(level)).sum())
+        return int((torch.as_tensor(eigs) > self.spike_threshold(level)).sum())
 
-    def density(self, x: Tensor) -> Tensor:
+    @property
+    def bbp_threshold(self) -> float:
+        """theta_c = sigma (M N)^(1/4): the smallest strength of a rank-one term theta u v^T
+        that produces an outlier (Benaych-Georges & Nadakuditi 2012)."""
+        return math.sqrt(self.sigma2) * (self.big * self.small) ** 0.25
+
+    def spike_location(self, theta: float) -> float:
+        """Limit of the outlier eigenvalue of (sigma G + theta u v^T)^T (...) for theta >
+        theta_c; lambda_+ at or below the threshold."""
+        if theta <= self.bbp_threshold:
+            return self.lambda_plus
+        t2 = theta * theta
+        return (t2 + self.sigma2 * self.big) * (t2 + self.sigma2 * self.small) / t2
+
+    def density(self, x) -> Tensor:
         """MP density of the eigenvalues of W^T W (non-zero part), integrating to 1."""
         lo, hi = self.lambda_minus, self.lambda_plus
-        x64 = x.to(torch.float64)
+        x64 = torch.as_tensor(x).to(torch.float64)
         inside = (x64 > lo) & (x64 < hi)
         num = torch.sqrt(torch.clamp((hi - x64) * (x64 - lo), min=0.0))
-        dens = num / (2.0 * math.pi * self.ratio * self.sigma2 * self.big * x64.clamp_min(1e-300))
+        dens = num / (2.0 * math.pi * self.sigma2 * self.small * x64.clamp_min(1e-300))
         return torch.where(inside, dens, torch.zeros_like(dens))
+
+    def cdf(self, x) -> Tensor:
+        """MP distribution function, closed form (module docstring)."""
+        a, b = self.lambda_minus, self.lambda_plus
+        x64 = torch.as_tensor(x).to(torch.float64)
+        xc = x64.clamp(a, b)
+        R = torch.clamp((b - xc) * (xc - a), min=0.0)
+        width = b - a
+        t1 = torch.sqrt(R)
+        t2 = 0.5 * (a + b) * torch.asin(((2.0 * xc - a - b) / width).clamp(-1.0, 1.0))
+        if a > 0:
+            u = ((a + b) * xc - 2.0 * a * b) / (xc * width)
+            t3 = math.sqrt(a * b) * torch.asin(u.clamp(-1.0, 1.0))
+            g_a = -0.25 * math.pi * (a + b) + 0.5 * math.pi * math.sqrt(a * b)
+        else:
+            t3 = torch.zeros_like(xc)
+            g_a = -0.25 * math.pi * (a + b)
+        F = (t1 + t2 - t3 - g_a) / (2.0 * math.pi * self.sigma2 * self.small)
+        F = F.clamp(0.0, 1.0)
+        return torch.where(x64 >= b, torch.ones_like(F), torch.where(x64 <= a, torch.zeros_like(F), F))
+
+    def quantile(self, p, iters: int = 64) -> Tensor:
+        """F^{-1}(p) by vectorised bisection on [lambda_-, lambda_+] (64 halvings: exact to
+        float64 resolution of the support)."""
+        p64 = torch.as_tensor(p).to(torch.float64)
+        lo = torch.full_like(p64, self.lambda_minus)
+        hi = torch.full_like(p64, self.lambda_plus)
+        for _ in range(iters):
+            mid = 0.5 * (lo + hi)
+            below = self.cdf(mid) < p64
+            lo = torch.where(below, mid, lo)
+            hi = torch.where(below, hi, mid)
+        return 0.5 * (lo + hi)
+
+
+def ks_to_law(x: Tensor, law: MarchenkoPastur) -> float:
+    """Two-sided Kolmogorov-Smirnov distance sup_t |F_law(t) - F_n(t)| of the sample x."""
+    xs = torch.sort(torch.as_tensor(x).to(torch.float64).flatten()).values
+    n = xs.numel()
+    if n == 0:
+        return math.nan
+    F = law.cdf(xs)
+    j = torch.arange(n, dtype=torch.float64, device=xs.device)
+    return float(torch.maximum((F - j / n).abs(), (F - (j + 1) / n).abs()).max())
+
+
+@dataclass(frozen=True)
+class MPFit:
+    """A Marchenko-Pastur law fitted to the bulk of an ESD and what lies beyond it.
+
+    num_spikes: eigenvalues above ``threshold`` (fitted edge + Tracy-Widom margin at ``level``);
+    bulk_max: the largest eigenvalue at or below it; spectral_gap = lambda_max / bulk_max (1 with
+    no spike); ks_distance: two-sided KS distance between the bulk (eigenvalues <= threshold)
+    and the fitted law; mp_softrank = lambda_+ / lambda_max (WeightWatcher's "MP soft rank")."""
+
+    h: int
+    d: int
+    sigma2: float
+    level: float
+    lambda_minus: float
+    lambda_plus: float
+    threshold: float
+    num_spikes: int
+    lambda_max: float
+    bulk_max: float
+    spectral_gap: float
+    ks_distance: float
+    mp_softrank: float
+
+    @property
+    def law(self) -> MarchenkoPastur:
+        return MarchenkoPastur(self.h, self.d, self.sigma2)
+
+    def as_row(self, prefix: str = "mp") -> Dict[str, float]:
+        return {
+            f"{prefix}_sigma2": self.sigma2,
+            f"{prefix}_lambda_plus": self.lambda_plus,
+            f"{prefix}_threshold": self.threshold,
+            f"{prefix}_num_spikes": self.num_spikes,
+            f"{prefix}_bulk_max": self.bulk_max,
+            f"{prefix}_spectral_gap": self.spectral_gap,
+            f"{prefix}_ks_distance": self.ks_distance,
+            f"{prefix}_softrank": self.mp_softrank,
+        }
+
+
+def _esd_of_shape(eigs, h: int, d: int) -> Tensor:
+    """The N = min(h, d) largest eigenvalues, ascending float64 (extra ones are the structural
+    zeros of the larger Gram matrix)."""
+    N = min(h, d)
+    e = torch.sort(torch.as_tensor(eigs).detach().to(torch.float64).flatten()).values
+    if e.numel() < N:
+        raise ValueError(f"eigs: expected min(h, d) = {N} eigenvalues, got {e.numel()}")
+    if not bool(torch.isfinite(e).all()):
+        raise ValueError("eigs: contains NaN or infinite values")
+    return e[e.numel() - N :].clamp_min(0.0)
+
+
+def fit_mp_scale(eigs, h: int, d: int, trim: float = 0.2) -> float:
+    """sigma^2 by bulk eigenvalue matching over the quantile range [trim, 1 - trim] (module
+    docstring; Ke, Ma & Lin 2023)."""
+    if not 0.0 <= trim < 0.5:
+        raise ValueError(f"trim: must be in [0, 0.5), got {trim}")
+    e = _esd_of_shape(eigs, h, d)
+    N = e.numel()
+    lo = min(int(math.floor(trim * N)), N - 1)
+    hi = max(int(math.ceil((1.0 - trim) * N)), lo + 1)
+    k = torch.arange(lo, hi, dtype=torch.float64, device=e.device)
+    q = MarchenkoPastur(h, d, 1.0).quantile((k + 0.5) / N)
+    return float(torch.dot(q, e[lo:hi]) / torch.dot(q, q))
+
+
+def fit_mp(eigs, h: int, d: int, *, trim: float = 0.2, level: float = 0.99) -> MPFit:
+    """Fit the MP scale to the bulk of the ESD of W (h x d) and count what lies beyond it."""
+    e = _esd_of_shape(eigs, h, d)
+    sigma2 = fit_mp_scale(e, h, d, trim)
+    law = MarchenkoPastur(h, d, sigma2)
+    thr = law.spike_threshold(level)
+    bulk = e[e <= thr]
+    lam_max = float(e[-1])
+    bulk_max = float(bulk[-1]) if bulk.numel() else math.nan
+    return MPFit(
+        h=h,
+        d=d,
+        sigma2=sigma2,
+        level=level,
+        lambda_minus=law.lambda_minus,
+        lambda_plus=law.lambda_plus,
+        threshold=thr,
+        num_spikes=int(e.numel() - bulk.numel()),
+        lambda_max=lam_max,
+        bulk_max=bulk_max,
+        spectral_gap=lam_max / bulk_max if bulk_max > 0 else math.nan,
+        ks_distance=ks_to_law(bulk, law),
+        mp_softrank=law.lambda_plus / lam_max if lam_max > 0 else math.nan,
+    )
