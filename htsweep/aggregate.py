@@ -611,8 +611,11 @@ class AggregateResult:
             lines.append(shown.to_string(index=False))
         else:
             lines.append("problems: none")
-        for name, reason in self.skipped_figures.items():
-            lines.append(f"figure {name}: skipped ({reason})")
+        if self.skipped_figures:
+            lines.append(
+                "figures not drawn: "
+                + "; ".join(f"{name} ({why})" for name, why in self.skipped_figures.items())
+            )
         for name, err in self.figure_errors.items():
             lines.append(f"figure {name}: FAILED: {err}")
         lines.append("wrote: " + ", ".join(str(p) for p in self.written))
@@ -713,7 +716,7 @@ def aggregate(
             result.figure_errors[name] = _one_line(ex)
             continue
         result.figures[name] = data
-        written += [fig_dir / f"{name}.{ext}" for ext in figs.EXTENSIONS]
+        written += [fig_dir / f"{name}.{ext}" for ext in (*figs.EXTENSIONS, figs.DATA_EXTENSION)]
     result.written = written
     return result
 

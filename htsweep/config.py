@@ -216,6 +216,38 @@ class ProbeConfig:
 
 
 @dataclass
+class CheckpointConfig:
+    """``every``: save the loop state every that many steps (0: only when a stop signal -
+    SIGTERM, SIGUSR1, SIGUSR2 - arrives).  ``keep``: keep checkpoint.pt after the run ends."""
+
+    every: int = 0
+    keep: bool = False
+
+    def __post_init__(self) -> None:
+        _require(self.every >= 0, "checkpoint.every", f"must be an integer >= 0, got {self.every}")
+
+
+@dataclass
+class ResumeConfig:
+    """What a relaunch into an existing run directory does: a completed run with the same
+    config hash is skipped, an interrupted one resumes from its checkpoint, failed / diverged
+    ones are skipped unless ``rerun_failed`` / ``rerun_diverged``.  ``enabled=false`` always
+    recomputes.  A claim older than ``claim_stale_after_s`` without a heartbeat is taken over."""
+
+    enabled: bool = True
+    rerun_failed: bool = False
+    rerun_diverged: bool = False
+    claim_stale_after_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        _require(
+            self.claim_stale_after_s > 0,
+            "resume.claim_stale_after_s",
+            f"must be > 0, got {self.claim_stale_after_s}",
+        )
+
+
+@dataclass
 class Config:
     """One training run: the task that ``python -m htsweep.train`` executes."""
 
@@ -227,6 +259,8 @@ class Config:
     weight_norm: WeightNormConfig = field(default_factory=WeightNormConfig)
     readout: ReadoutConfig = field(default_factory=ReadoutConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    resume: ResumeConfig = field(default_factory=ResumeConfig)
     lr: float = 1.0
     steps: int = 10
     seed: int = 0

@@ -620,7 +620,7 @@ def _esd_rows(
     return pd.concat(out, ignore_index=True)
 
 
-def _draw_esd_cell(ax, cell: pd.DataFrame, scale: str, legend: bool) -> None:
+def _draw_esd_cell(ax, cell: pd.DataFrame, scale: str) -> None:
     """One ESD axis: step-0 histogram (grey), step-t histogram (blue), MP law and edge of W_0
     (red), the PL_Alpha_KS power law from its xmin (dashed) and alpha in the corner."""
     step = int(cell["step"].iloc[0])
@@ -634,10 +634,10 @@ def _draw_esd_cell(ax, cell: pd.DataFrame, scale: str, legend: bool) -> None:
         if scale == "log":
             dens = np.where(dens > 0, dens, np.nan)
         if which == 0 and step != 0:
-            ax.stairs(dens, edges, fill=True, color=_C_INITIAL, alpha=0.45, lw=0, label=r"$t=0$")
+            ax.stairs(dens, edges, fill=True, color=_C_INITIAL, alpha=0.45, lw=0, label=r"ESD of $W_0^\top W_0$")
         else:
             ax.stairs(dens, edges, fill=True, color=_C_STEP, alpha=0.3, lw=0)
-            ax.stairs(dens, edges, color=_C_STEP, lw=1.2, label=rf"$t={which}$")
+            ax.stairs(dens, edges, color=_C_STEP, lw=1.2, label=r"ESD of $W_t^\top W_t$")
     lo, hi = float(cell["bin_lo"].min()), float(cell["bin_hi"].max())
     x = np.geomspace(lo, hi, 400) if scale == "log" else np.linspace(lo, hi, 400)
     mp = mp_density(x, r["mp_lambda_plus"], int(r["h"]), int(r["d"]))
@@ -649,15 +649,28 @@ def _draw_esd_cell(ax, cell: pd.DataFrame, scale: str, legend: bool) -> None:
         pl = powerlaw_density(xt, alpha, r["pl_alpha_ks_xmin"], r["pl_alpha_ks_n_tail"], r["n_eigs"])
         ax.plot(xt, pl, color=_C_PL, ls="--", lw=1.2, label=r"PL fit ($\lambda \geq \lambda_{min}$)")
         ax.text(0.97, 0.95, rf"$\alpha_{{KS}}$={alpha:.2f}", transform=ax.transAxes, ha="right", va="top", fontsize=9)
+    # the y range follows the histograms; the MP and power-law curves are clipped to it
+    dens = cell["density"].to_numpy(float)
+    dens = dens[np.isfinite(dens) & (dens > 0)]
     if scale == "log":
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.minorticks_off()  # decades are enough here, and minor log ticks are slow to lay out
+        if dens.size:
+            ax.set_ylim(dens.min() / 4.0, dens.max() * 4.0)
+    elif dens.size:
+        ax.set_ylim(0.0, dens.max() * 1.15)
     ax.grid(False)
     ax.set_xlabel(r"eigenvalue $\lambda$ of $W_t^\top W_t$")
     ax.set_ylabel("density")
-    if legend:
-        ax.legend(loc="lower left")
+
+
+def _esd_legend(fig: Figure, axes: np.ndarray) -> None:
+    """One legend for the whole figure, below the panels, from the panel with most entries."""
+    best = max(axes.flat, key=lambda a: len(a.get_legend_handles_labels()[0]))
+    handles, labels = best.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(handles), 3))
 
 
 def esd(
@@ -698,9 +711,10 @@ def esd(
             cell = data[(data["run_dir"] == p["run_dir"]) & (data["step"] == p["step"])]
             for j, scale in enumerate(("linear", "log")):
                 ax = axes[i, j]
-                _draw_esd_cell(ax, cell[cell["scale"] == scale], scale, legend=(i == 0 and j == 1))
+                _draw_esd_cell(ax, cell[cell["scale"] == scale], scale)
                 head = f"{p['series']}: " if p["series"] else ""
                 ax.set_title(f"{head}$t={int(p['step'])}$, {'log-log' if scale == 'log' else 'linear'}")
+        _esd_legend(fig, axes)
         save(fig, data, out_dir, name)
     return data
 
@@ -737,7 +751,7 @@ def esd_grid(
                     ax.text(0.5, 0.5, "not probed", ha="center", va="center", transform=ax.transAxes)
                     ax.set_axis_off()
                     continue
-                _draw_esd_cell(ax, cell, scale, legend=(i == 0 and j == len(cols) - 1))
+                _draw_esd_cell(ax, cell, scale)
                 if i == 0:
                     ax.set_title(rf"$t={s}$")
                 if j == 0:
@@ -746,6 +760,7 @@ def esd_grid(
                     ax.set_ylabel("")
                 if i != len(reps) - 1:
                     ax.set_xlabel("")
+        _esd_legend(fig, axes)
         save(fig, data, out_dir, name)
     return data
 

@@ -18,9 +18,10 @@ from htsweep import model, optim
 from htsweep.config import Config, ConfigError, Device, DType
 from htsweep.data import make_data
 from htsweep.probes import ProbeContext, probe
+from htsweep.resume import Checkpointer, Interrupted, StopSignals
 from htsweep.spectral import MarchenkoPastur
 
-COMPLETED, DIVERGED, FAILED = "completed", "diverged", "failed"
+COMPLETED, DIVERGED, FAILED, INTERRUPTED = "completed", "diverged", "failed", "interrupted"
 
 # Columns the loop adds to each probe row (besides htsweep.probes.PROBE_COLUMNS).
 LOOP_COLUMNS = ("lr_t", "stage1_loss", "elapsed_s")
@@ -58,18 +59,27 @@ class RunResult:
     device: str = "cpu"
     diverged_at: Optional[int] = None
     error: Optional[str] = None
+    resumed_from: Optional[int] = None
 
 
 def _finite(x: Tensor) -> bool:
     return bool(torch.isfinite(x).all())
 
 
-def train(spec: Config, result: Optional[RunResult] = None) -> RunResult:
+def train(
+    spec: Config,
+    result: Optional[RunResult] = None,
+    checkpointer: Optional[Checkpointer] = None,
+    stop: Optional[StopSignals] = None,
+) -> RunResult:
     """Run ``spec``; fill and return ``result`` (pass one in to keep partial rows on a crash).
 
-    Loop for t = 0 .. steps:  probe W_t if t is a probe step;  stop at t = steps;  compute the
-    stage-1 loss and gradient G_t at W_t;  M_t = optimiser update;  W_{t+1} = W_t + M_t, then
-    weight normalisation.  A non-finite loss or weight ends the run as ``diverged``."""
+    Loop for t = 0 .. steps:  (checkpoint if due or a stop signal arrived);  probe W_t if t is
+    a probe step;  stop at t = steps;  compute the stage-1 loss and gradient G_t at W_t;
+    M_t = optimiser update;  W_{t+1} = W_t + M_t, then weight normalisation.  A non-finite loss
+    or weight ends the run as ``diverged``.  With a ``checkpointer`` holding a saved state of
+    the same config, the loop continues from it and produces the same rows as an
+    uninterrupted run; on a stop signal it saves and raises :class:`Interrupted`."""
     dev = resolve_device(spec.device)
     dtype = TORCH_DTYPES[spec.dtype]
     res = result if result is not None else RunResult(status=FAILED, steps_done=0)
@@ -83,7 +93,6 @@ def train(spec: Config, result: Optional[RunResult] = None) -> RunResult:
     W0_cpu, a_cpu = model.init_weights(student, spec.resolved_init_seed)
     W0 = W0_cpu.to(dev, dtype)
     a = a_cpu.to(dev, dtype)
-    W = W0.clone()
     ctx = ProbeContext(
         student=student,
         data=data,
@@ -95,12 +104,45 @@ def train(spec: Config, result: Optional[RunResult] = None) -> RunResult:
     opt = optim.make_optimizer(spec.optimizer)
     wn_target = optim.frobenius_target(student.h, student.d, student.w_init_std)
     probe_at = set(spec.probe_steps())
+
+    W = W0.clone()
     update: Optional[Tensor] = None
     lr_prev = math.nan
-    pending: Optional[Dict[str, Any]] = None  # row of step t, waiting for its stage-1 loss
+    start = 0
+    elapsed_before = 0.0
+    saved = checkpointer.load() if checkpointer is not None else None
+    if saved is not None:
+        start = int(saved["t"])
+        W = saved["W"].to(dev, dtype)
+        update = None if saved["update"] is None else saved["update"].to(dev, dtype)
+        opt.load_state_dict(
+            {k: (v.to(dev, dtype) if isinstance(v, Tensor) else v) for k, v in saved["opt"].items()}
+        )
+        lr_prev = float(saved["lr_prev"])
+        elapsed_before = float(saved["elapsed"])
+        res.rows[:] = [dict(r) for r in saved["rows"]]
+        res.esd_steps[:] = list(saved["esd_steps"])
+        res.esd[:] = list(saved["esd"])
+        res.steps_done = start
+        res.resumed_from = start
 
+    def snapshot(t: int) -> Dict[str, Any]:
+        return {
+            "t": t,
+            "W": W.cpu(),
+            "update": None if update is None else update.cpu(),
+            "opt": {k: (v.cpu() if isinstance(v, Tensor) else v) for k, v in opt.state_dict().items()},
+            "lr_prev": lr_prev,
+            "elapsed": elapsed_before + time.perf_counter() - t0,
+            "rows": res.rows,
+            "esd_steps": res.esd_steps,
+            "esd": res.esd,
+        }
+
+    pending: Optional[Dict[str, Any]] = None  # row of step t, waiting for its stage-1 loss
     bar = tqdm(
         total=spec.steps,
+        initial=start,
         disable=not spec.progress,
         delay=2.0,
         desc=f"{spec.optimizer.name.value} lr={spec.lr:g}",
@@ -108,7 +150,14 @@ def train(spec: Config, result: Optional[RunResult] = None) -> RunResult:
         leave=False,
     )
     try:
-        for t in range(spec.steps + 1):
+        for t in range(start, spec.steps + 1):
+            if checkpointer is not None:
+                if stop is not None and stop.signum is not None:
+                    checkpointer.save(snapshot(t))
+                    res.status = INTERRUPTED
+                    raise Interrupted(stop.signum, t)
+                if checkpointer.due(t, start):
+                    checkpointer.save(snapshot(t))
             if t in probe_at:
                 try:
                     row, eigs = probe(
@@ -119,7 +168,7 @@ def train(spec: Config, result: Optional[RunResult] = None) -> RunResult:
                     return res
                 row["lr_t"] = lr_prev
                 row["stage1_loss"] = math.nan
-                row["elapsed_s"] = time.perf_counter() - t0
+                row["elapsed_s"] = elapsed_before + time.perf_counter() - t0
                 res.rows.append(row)
                 if spec.probe.esd and eigs is not None:
                     res.esd_steps.append(t)

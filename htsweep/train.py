@@ -16,6 +16,8 @@ exits 0 so a sweep goes on; any other failure is recorded as ``failed`` and re-r
 from __future__ import annotations
 
 import datetime as _dt
+import json
+import logging
 import os
 import shutil
 import sys
@@ -31,12 +33,23 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from htsweep import records
-from htsweep.config import ConfigError, apply_smoke, to_spec
+from htsweep.config import Config, ConfigError, apply_smoke, to_spec
 from htsweep.probes import PROBE_COLUMNS
-from htsweep.runner import FAILED, LOOP_COLUMNS, RunResult, resolve_device, train
+from htsweep.resume import CHECKPOINT_FILE, Checkpointer, Claim, Interrupted, StopSignals
+from htsweep.runner import (
+    COMPLETED,
+    DIVERGED,
+    FAILED,
+    LOOP_COLUMNS,
+    RunResult,
+    resolve_device,
+    train,
+)
+
+log = logging.getLogger("htsweep")
 
 # Config keys that do not change a run's numbers and are left out of its hash.
-_UNHASHED = ("progress",)
+_UNHASHED = ("progress", "checkpoint", "resume")
 
 
 def task_config(cfg: DictConfig) -> Dict[str, Any]:
@@ -48,19 +61,80 @@ def task_config(cfg: DictConfig) -> Dict[str, Any]:
     return container
 
 
-def run_and_record(cfg: DictConfig, out_dir: Path) -> RunResult:
-    """Validate ``cfg``, train, and write the three output files into ``out_dir``."""
+def read_record(out_dir: Path) -> Optional[Dict[str, Any]]:
+    """The run.json in ``out_dir``, or None if there is none (or it is unreadable)."""
+    try:
+        return json.loads((out_dir / records.RUN_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _skip_reason(previous: Optional[Dict[str, Any]], digest: str, spec: Config) -> Optional[str]:
+    """Why a relaunch should not run this point again, or None to run (or resume) it."""
+    if previous is None or not spec.resume.enabled:
+        return None
+    if previous.get("config_hash") != digest:
+        raise RuntimeError(
+            f"run directory holds the results of another config (hash {previous.get('config_hash')}, "
+            f"this one is {digest}); launch the changed sweep into a new directory"
+        )
+    status = previous.get("status")
+    if status == COMPLETED:
+        return "completed"
+    if status == FAILED and not spec.resume.rerun_failed:
+        return "failed (rerun with resume.rerun_failed=true)"
+    if status == DIVERGED and not spec.resume.rerun_diverged:
+        return "diverged (rerun with resume.rerun_diverged=true)"
+    return None
+
+
+def run_and_record(cfg: DictConfig, out_dir: Path) -> Optional[RunResult]:
+    """Validate ``cfg``, train, and write the three output files into ``out_dir``.
+
+    Returns None when the point is skipped: already done with the identical config, or
+    claimed by a concurrent launch.  Resumes from ``checkpoint.pt`` when one of the same
+    config is there.  On a stop signal the state is saved, run.json says ``interrupted``
+    and the signal is handed on (to submitit's requeue handler under Slurm)."""
     spec = to_spec(cfg)
     resolve_device(spec.device)  # fail on device=cuda without a GPU before writing anything
     container = task_config(cfg)
-    hashed = {k: v for k, v in container.items() if k not in _UNHASHED}
+    digest = records.config_hash({k: v for k, v in container.items() if k not in _UNHASHED})
+    reason = _skip_reason(read_record(out_dir), digest, spec)
+    if reason is not None:
+        log.info("%s: already %s with config %s; skipped", out_dir, reason, digest)
+        return None
+    claim = Claim(out_dir, stale_after_s=spec.resume.claim_stale_after_s)
+    if not claim.acquire():
+        log.warning("%s: claimed by %s; skipped", out_dir, claim.holder)
+        return None
+    try:
+        checkpointer = Checkpointer(out_dir / CHECKPOINT_FILE, spec.checkpoint.every, digest)
+        if not spec.resume.enabled:
+            checkpointer.remove()
+        with StopSignals() as stop:
+            result = _train_and_write(spec, container, digest, out_dir, checkpointer, stop)
+    finally:
+        claim.release()
+    return result
+
+
+def _train_and_write(
+    spec: Config,
+    container: Dict[str, Any],
+    digest: str,
+    out_dir: Path,
+    checkpointer: Checkpointer,
+    stop: StopSignals,
+) -> RunResult:
     flat = records.flatten(container)
     started = _dt.datetime.now(_dt.timezone.utc)
     t0 = time.perf_counter()
     result = RunResult(status=FAILED, steps_done=0)
     error: Optional[BaseException] = None
     try:
-        train(spec, result)
+        train(spec, result, checkpointer, stop)
+    except Interrupted as ex:
+        error = ex
     except BaseException as ex:  # record the failure, then re-raise below
         result.status = FAILED
         result.error = "".join(traceback.format_exception_only(type(ex), ex)).strip()
@@ -73,21 +147,27 @@ def run_and_record(cfg: DictConfig, out_dir: Path) -> RunResult:
         "steps_done": result.steps_done,
         "steps_requested": spec.steps,
         "diverged_at_step": result.diverged_at,
+        "resumed_from_step": result.resumed_from,
         "probe_steps": [row["step"] for row in result.rows],
         "wall_seconds": time.perf_counter() - t0,
         "started_at": started.isoformat(),
         "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(),
         "device": result.device,
         "dtype": spec.dtype.value,
-        "config_hash": records.config_hash(hashed),
+        "config_hash": digest,
         "config": container,
         "versions": records.package_versions(),
         "environment": records.environment(),
         "error": result.error,
     }
     records.write_json(record, out_dir / records.RUN_FILE)
+    if isinstance(error, Interrupted):
+        log.warning("%s: %s", out_dir, error)
+        stop.forward(error.signum)
     if error is not None:
         raise error
+    if not spec.checkpoint.keep:
+        checkpointer.remove()
     return result
 
 

@@ -1,16 +1,85 @@
 """Spectral analysis of a weight matrix: its ESD, power-law tail fits, the Marchenko-Pastur
-bulk and norm metrics.  Pure functions: eigenvalues (or matrices) in, numbers out."""
+bulk and its spikes, norm metrics, the Martin-Mahoney phase, and the singular-vector overlaps
+with an optimiser update.  Pure functions: eigenvalues (or matrices) in, numbers out.
 
-from htsweep.spectral.esd import Spectrum, spectrum, spectral_norm
-from htsweep.spectral.mp import MarchenkoPastur
-from htsweep.spectral.powerlaw import PowerLawFit, alpha_hill, alpha_ks
+See each module's docstring for formulas and references:
+esd (ESD / thin SVD), powerlaw (PL_Alpha_Hill, PL_Alpha_KS, tail likelihood ratios),
+mp (Marchenko-Pastur, Tracy-Widom, BBP, bulk fit), norms, phases, overlaps (App. C, Thm 4.1),
+report (everything at one probe step).
+"""
+
+from htsweep.spectral.esd import Spectrum, ThinSVD, spectral_norm, spectrum, spectrum_from_svd, thin_svd
+from htsweep.spectral.mp import MarchenkoPastur, MPFit, fit_mp, fit_mp_scale, ks_to_law
+from htsweep.spectral.norms import NormMetrics, matrix_entropy, norm_metrics, numerical_rank
+from htsweep.spectral.overlaps import (
+    OverlapSummary,
+    Overlaps,
+    Thm41Norms,
+    UpdateSpectrum,
+    alignment,
+    first_adam_update,
+    overlap_matrix,
+    singular_vector_overlaps,
+    summarize_overlap,
+    thm41_norms,
+    top_right_singular_vector,
+    top_singular_values,
+    update_spectrum,
+)
+from htsweep.spectral.phases import ESDPhase, PhaseResult, PhaseThresholds, classify_phase
+from htsweep.spectral.powerlaw import (
+    LikelihoodRatio,
+    PowerLawFit,
+    TailComparison,
+    alpha_hill,
+    alpha_ks,
+    ks_distances,
+    tail_comparison,
+)
+from htsweep.spectral.report import ESDReport, StepAnalysis, esd_report, step_analysis
 
 __all__ = [
+    "ESDPhase",
+    "ESDReport",
+    "LikelihoodRatio",
+    "MPFit",
     "MarchenkoPastur",
+    "NormMetrics",
+    "OverlapSummary",
+    "Overlaps",
+    "PhaseResult",
+    "PhaseThresholds",
     "PowerLawFit",
     "Spectrum",
+    "StepAnalysis",
+    "TailComparison",
+    "ThinSVD",
+    "Thm41Norms",
+    "UpdateSpectrum",
+    "alignment",
     "alpha_hill",
     "alpha_ks",
+    "classify_phase",
+    "esd_report",
+    "first_adam_update",
+    "fit_mp",
+    "fit_mp_scale",
+    "ks_distances",
+    "ks_to_law",
+    "matrix_entropy",
+    "norm_metrics",
+    "numerical_rank",
+    "overlap_matrix",
+    "singular_vector_overlaps",
     "spectral_norm",
     "spectrum",
+    "spectrum_from_svd",
+    "step_analysis",
+    "summarize_overlap",
+    "tail_comparison",
+    "thin_svd",
+    "thm41_norms",
+    "top_right_singular_vector",
+    "top_singular_values",
+    "update_spectrum",
 ]

@@ -1,0 +1,183 @@
+"""Resume instead of recompute: checkpoints, signals, skip-if-done and claim files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from htsweep import records
+from htsweep.resume import CHECKPOINT_FILE, CLAIM_FILE, Checkpointer, Claim, Interrupted
+from htsweep.runner import INTERRUPTED, train
+from htsweep.train import run_and_record
+
+from conftest import small_config
+
+
+class StopAfter:
+    """Stands in for StopSignals: reports SIGTERM from the k-th poll on."""
+
+    def __init__(self, polls: int) -> None:
+        self.polls = polls
+
+    @property
+    def signum(self):
+        self.polls -= 1
+        return signal.SIGTERM if self.polls < 0 else None
+
+
+def _rows(result):
+    return pd.DataFrame(result.rows).drop(columns="elapsed_s")
+
+
+@pytest.mark.parametrize("stop_at", [1, 4, 7])
+def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, stop_at):
+    cfg = small_config(steps=8, **{"probe.every": 3})
+    reference = train(cfg)
+    ckpt = Checkpointer(tmp_path / CHECKPOINT_FILE, every=0, config_hash="h")
+    with pytest.raises(Interrupted) as info:
+        train(cfg, checkpointer=ckpt, stop=StopAfter(stop_at))
+    assert info.value.step == stop_at and (tmp_path / CHECKPOINT_FILE).exists()
+    resumed = train(cfg, checkpointer=ckpt)
+    assert resumed.resumed_from == stop_at and resumed.status == "completed"
+    pd.testing.assert_frame_equal(_rows(resumed), _rows(reference))
+    assert resumed.esd_steps == reference.esd_steps
+    for a, b in zip(resumed.esd, reference.esd):
+        assert (a == b).all()
+
+
+def test_periodic_checkpoints_and_foreign_checkpoint_is_ignored(tmp_path):
+    cfg = small_config(steps=5)
+    ckpt = Checkpointer(tmp_path / CHECKPOINT_FILE, every=2, config_hash="h1")
+    train(cfg, checkpointer=ckpt)
+    assert ckpt.load()["t"] == 4
+    other = Checkpointer(tmp_path / CHECKPOINT_FILE, every=2, config_hash="h2")
+    assert other.load() is None  # another config's state is never resumed
+
+
+def test_relaunch_skips_a_completed_run(tmp_path):
+    cfg = OmegaConf.structured(small_config(steps=2))
+    assert run_and_record(cfg, tmp_path) is not None
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    assert run_and_record(cfg, tmp_path) is None
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
+    assert not (tmp_path / CLAIM_FILE).exists() and not (tmp_path / CHECKPOINT_FILE).exists()
+
+
+def test_relaunch_with_another_config_refuses_to_overwrite(tmp_path):
+    run_and_record(OmegaConf.structured(small_config(steps=2)), tmp_path)
+    with pytest.raises(RuntimeError, match="another config"):
+        run_and_record(OmegaConf.structured(small_config(steps=2, lr=0.5)), tmp_path)
+    assert json.loads((tmp_path / records.RUN_FILE).read_text())["config"]["lr"] == 1.0
+
+
+def test_failed_run_reruns_only_on_request(tmp_path, monkeypatch):
+    import htsweep.runner as runner_mod
+
+    real_probe = runner_mod.probe
+    monkeypatch.setattr(runner_mod, "probe", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x")))
+    cfg = small_config(steps=2)
+    with pytest.raises(RuntimeError):
+        run_and_record(OmegaConf.structured(cfg), tmp_path)
+    monkeypatch.setattr(runner_mod, "probe", real_probe)
+    assert run_and_record(OmegaConf.structured(cfg), tmp_path) is None
+    cfg.resume.rerun_failed = True
+    assert run_and_record(OmegaConf.structured(cfg), tmp_path).status == "completed"
+
+
+def test_claim_excludes_a_live_holder_and_takes_over_a_dead_one(tmp_path):
+    first = Claim(tmp_path)
+    assert first.acquire()
+    second = Claim(tmp_path)
+    assert not second.acquire() and second.holder["pid"] == os.getpid()
+    first.release()
+    assert not (tmp_path / CLAIM_FILE).exists()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / CLAIM_FILE).write_text(
+        json.dumps({"host": os.uname().nodename, "pid": dead.pid, "slurm_task": None, "token": "old"})
+    )
+    third = Claim(tmp_path)
+    assert third.acquire()
+    assert json.loads((tmp_path / CLAIM_FILE).read_text())["token"] == third.owner["token"]
+    third.release()
+
+
+def test_claim_of_another_host_goes_stale_after_its_heartbeat(tmp_path):
+    (tmp_path / CLAIM_FILE).write_text(json.dumps({"host": "elsewhere", "pid": 1, "slurm_task": None}))
+    assert not Claim(tmp_path, stale_after_s=60).acquire()
+    old = time.time() - 120
+    os.utime(tmp_path / CLAIM_FILE, (old, old))
+    claim = Claim(tmp_path, stale_after_s=60)
+    assert claim.acquire()
+    claim.release()
+
+
+def test_requeued_slurm_task_takes_over_its_own_claim(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLURM_JOB_ID", "77")
+    (tmp_path / CLAIM_FILE).write_text(json.dumps({"host": "elsewhere", "pid": 1, "slurm_task": "77"}))
+    claim = Claim(tmp_path)
+    assert claim.acquire()
+    claim.release()
+
+
+TINY = ["data.n=200", "data.d=40", "model.h=60", "data.n_test=20", "device=cpu", "progress=false"]
+
+
+def _launch(run_dir: Path, steps: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "htsweep.train", *TINY, f"steps={steps}", "probe.every=25",
+         f"hydra.run.dir={run_dir}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_sigterm_mid_run_then_relaunch_matches_uninterrupted(tmp_path):
+    """Kill test without Slurm: SIGTERM a run mid-way, relaunch the same command, compare."""
+    steps = 400
+    run_dir = tmp_path / "killed"
+    proc = _launch(run_dir, steps)
+    deadline = time.time() + 120
+    while not (run_dir / CLAIM_FILE).exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    record = json.loads((run_dir / records.RUN_FILE).read_text())
+    if record["status"] == "completed":
+        pytest.skip("the run finished before SIGTERM arrived (machine too fast for this test)")
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert record["status"] == INTERRUPTED and 0 < record["steps_done"] < steps
+    partial = pd.read_parquet(run_dir / records.METRICS_FILE)
+    assert partial["step"].is_unique and partial["step"].max() <= record["steps_done"]
+    assert (run_dir / CHECKPOINT_FILE).exists() and not (run_dir / CLAIM_FILE).exists()
+
+    relaunch = _launch(run_dir, steps)
+    _, err = relaunch.communicate(timeout=300)
+    assert relaunch.returncode == 0, err
+    record = json.loads((run_dir / records.RUN_FILE).read_text())
+    assert record["status"] == "completed" and record["resumed_from_step"] > 0
+
+    fresh_dir = tmp_path / "fresh"
+    fresh = _launch(fresh_dir, steps)
+    _, err = fresh.communicate(timeout=300)
+    assert fresh.returncode == 0, err
+    a = pd.read_parquet(run_dir / records.METRICS_FILE).drop(columns="elapsed_s")
+    b = pd.read_parquet(fresh_dir / records.METRICS_FILE).drop(columns="elapsed_s")
+    pd.testing.assert_frame_equal(a, b)
+    assert list(a["step"]) == list(range(0, steps + 1, 25))
+    ea = pd.read_parquet(run_dir / records.ESD_FILE)
+    eb = pd.read_parquet(fresh_dir / records.ESD_FILE)
+    pd.testing.assert_frame_equal(ea, eb)
+    assert not (run_dir / CHECKPOINT_FILE).exists()
