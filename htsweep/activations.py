@@ -17,7 +17,7 @@ from htsweep.config import Activation
 
 def _tanh(z: Tensor) -> Tuple[Tensor, Tensor]:
     s = torch.tanh(z)
-    return s, torch.addcmul(torch.ones_like(s), s, s, value=-1.0)  # 1 - tanh^2
+    return s, torch.mul(s, s).neg_().add_(1.0)  # 1 - tanh^2, one temporary
 
 
 def _sigmoid(z: Tensor) -> Tuple[Tensor, Tensor]:

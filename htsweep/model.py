@@ -60,8 +60,9 @@ def init_weights(student: Student, seed: int) -> Tuple[Tensor, Tensor]:
 
 
 def preactivation(student: Student, W: Tensor, X: Tensor, extra_scale: float = 1.0) -> Tensor:
-    """c X W^T (m x h)."""
-    return torch.mm(X, W.t()).mul_(student.preact_scale * extra_scale)
+    """c X W^T (m x h); the scale multiplies W (h x d), not the larger product."""
+    scale = student.preact_scale * extra_scale
+    return torch.mm(X, W.t() if scale == 1.0 else (W * scale).t())
 
 
 def features(student: Student, W: Tensor, X: Tensor, extra_scale: float = 1.0) -> Tensor:

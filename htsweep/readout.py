@@ -10,7 +10,7 @@ With Z the (n x h) feature matrix of the hold-out set (row i = sigma(c W x_i) / 
 
 because <Z Z^T, y y^T> = ||Z^T y||^2 and ||Z Z^T||_F = ||Z^T Z||_F.  Both use the h x h Gram
 matrix Z^T Z and the h-vector Z^T y, computed once; the n x n kernel is never formed.  The
-Gram is accumulated in the run's dtype (one GEMM) and the solve is a float64 Cholesky.
+Gram is accumulated in the run's dtype (one symmetric rank-n update) and the solve is a float64 Cholesky.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from htsweep.linalg import gram
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,10 @@ class Moments:
 
 
 def moments(Z: Tensor, y: Tensor) -> Moments:
-    gram = torch.mm(Z.t(), Z).to(torch.float64)
+    gram_ = gram(Z).to(torch.float64)
     zy = torch.mv(Z.t(), y).to(torch.float64)
     y64 = y.to(torch.float64)
-    return Moments(gram=gram, zy=zy, yy=float(torch.dot(y64, y64)), n=Z.shape[0])
+    return Moments(gram=gram_, zy=zy, yy=float(torch.dot(y64, y64)), n=Z.shape[0])
 
 
 def ridge_solve(mom: Moments, reg_lambda: float) -> Tensor:

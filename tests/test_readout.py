@@ -63,3 +63,16 @@ def test_non_finite_features_raise_floating_point_error():
     Z[3, 4] = float("nan")
     with pytest.raises(FloatingPointError):
         readout.ridge_solve(readout.moments(Z, y), 0.01)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gram_matches_matrix_product(dtype):
+    from htsweep.linalg import gram
+
+    A = torch.randn(300, 70, dtype=dtype)
+    G = gram(A)
+    ref = A.T @ A
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    assert torch.allclose(G, ref, rtol=tol, atol=tol * float(ref.abs().max()))
+    assert torch.equal(G, G.T)
+    assert torch.allclose(gram(A.T.contiguous().T), ref, rtol=tol, atol=tol * float(ref.abs().max()))
