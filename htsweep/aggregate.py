@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -584,6 +583,7 @@ class AggregateResult:
     metrics: List[str]
     config: List[str]
     expected_jobs: Optional[int]
+    tables: Optional[figs.SweepTables] = None  # what the figures are drawn from
     figures: Dict[str, pd.DataFrame] = field(default_factory=dict)
     figure_errors: Dict[str, str] = field(default_factory=dict)
     skipped_figures: Dict[str, str] = field(default_factory=dict)
@@ -630,8 +630,10 @@ def aggregate(
 ) -> AggregateResult:
     """Aggregate the sweep in ``sweep_dir`` and write its tables and figures.
 
-    ``figures``: None draws every figure kind that fits the sweep (:func:`htsweep.figures.choose`),
-    a list of names (or aliases such as ``fig3``, ``table1``) draws those, ``[]`` draws none.
+    ``figures``: None picks them (:func:`htsweep.figures.choose`: the paper figure of the
+    sweep's ``experiment`` tag when it fits, else every kind that fits what varies); a list of
+    kinds or paper names (``fig3``, ``table1``, ...) draws those; ``["all"]`` every kind that
+    fits; ``[]`` none.  A figure that cannot be drawn is reported in ``figure_errors``.
     ``out``: folder for the outputs (default: ``sweep_dir``).  ``statuses``: the run statuses
     averaged in aggregate.parquet (summary.parquet keeps every readable run)."""
     sweep = Path(sweep_dir).resolve()
@@ -702,6 +704,7 @@ def aggregate(
     tables = figs.SweepTables(
         summary=summary, aggregate=agg, grid=grid, esd=EsdStore(esd_files)
     )
+    result.tables = tables
     if kinds is None:
         chosen, result.skipped_figures = figs.choose(tables)
     elif figs.ALL in kinds:

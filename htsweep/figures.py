@@ -203,12 +203,56 @@ def series_label(row: pd.Series, columns: Sequence[str]) -> str:
     return ", ".join(parts)
 
 
-def _add_series(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+def _add_series(df: pd.DataFrame, columns: Sequence[str], default: str = "all runs") -> pd.DataFrame:
+    """``df`` with a ``series`` column: the label of each row's values of ``columns``."""
     df = df.copy()
-    df["series"] = [series_label(r, columns) for _, r in df.iterrows()] if len(df) else []
     if not columns:
-        df["series"] = "all runs"
+        df["series"] = default
+    else:
+        df["series"] = [series_label(r, columns) for _, r in df.iterrows()] if len(df) else []
     return df
+
+
+# Settings named in a figure's caption line when they are the same for every run (the
+# paper's captions: "n=2000, d=1000, h=1500, sigma_*=softplus, sigma=tanh, rho_e=0.3, lambda=0.01").
+CAPTION_COLUMNS = (
+    "optimizer.name",
+    "lr",
+    "data.n",
+    "data.d",
+    "model.h",
+    "data.teacher",
+    "activation.name",
+    "data.label_noise_std",
+    "readout.reg_lambda",
+    "model.param",
+    "weight_norm.name",
+    "lr_schedule.gamma",
+)
+
+
+def caption(summary: pd.DataFrame, exclude: Sequence[str] = ()) -> str:
+    """'FB-Adam, η=0.2, n=2000, d=1000, ...' for the settings every run of ``summary`` shares."""
+    parts = []
+    for c in CAPTION_COLUMNS:
+        if c in exclude or c not in summary.columns:
+            continue
+        values = summary[c].drop_duplicates()
+        if len(values) != 1 or pd.isna(values.iloc[0]):
+            continue
+        v = values.iloc[0]
+        if (c, v) in (("model.param", "ntk"), ("weight_norm.name", "none")):
+            continue  # the defaults of the paper's main setting go unsaid
+        if c == "lr_schedule.gamma" and set(summary.get("lr_schedule.name", ["constant"])) != {"step"}:
+            continue
+        parts.append(series_label(pd.Series({c: v}), [c]))
+    return ", ".join(parts)
+
+
+def _suptitle(fig: Figure, tables: SweepTables, first_line: str = "") -> None:
+    text = "\n".join(t for t in (first_line, caption(tables.summary)) if t)
+    if text:
+        fig.suptitle(text, fontsize=11)
 
 
 def _palette(n: int) -> List[Tuple[float, float, float]]:
@@ -274,6 +318,7 @@ def lr_sweep(
     long = long[long["count"] > 0].sort_values(["metric", "series", "lr"], kind="stable").reset_index(drop=True)
     if long.empty:
         raise ValueError("lr_sweep: no finite metric values at the chosen step")
+    metrics = [m for m in metrics if m in set(long["metric"])]  # no empty panels
     series = sorted(long["series"].unique())
     colors = dict(zip(series, _palette(len(series))))
     ncols = 3
@@ -282,12 +327,9 @@ def lr_sweep(
         fig, axes = _figure(nrows, ncols, 4.0, 3.2)
         for ax, m in zip(axes.flat, metrics):
             d = long[long["metric"] == m]
-            sns.lineplot(
-                data=d, x="lr", y="mean", hue="series", hue_order=series, palette=colors,
-                marker="o", errorbar=None, ax=ax, legend=False,
-            )
             for s, ds in d.groupby("series"):
                 std = ds["std"].fillna(0.0)
+                ax.plot(ds["lr"], ds["mean"], marker="o", ms=4, color=colors[s])
                 ax.fill_between(ds["lr"], ds["mean"] - std, ds["mean"] + std, color=colors[s], alpha=0.2, lw=0)
             ax.set_xscale("log")
             ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
@@ -300,7 +342,7 @@ def lr_sweep(
         title = "final step" if step is None else f"step {step}"
         if len(steps_shown) == 1:
             title = rf"$t={int(steps_shown[0])}$"
-        fig.suptitle(f"mean $\\pm$ std over seeds at {title}")
+        _suptitle(fig, tables, f"mean $\\pm$ std over seeds at {title}")
         fig.legend(handles=handles, loc="outside lower center", ncols=min(len(series), 4))
         save(fig, long, out_dir, name)
     return long
@@ -339,7 +381,7 @@ def loss_curves(tables: SweepTables, out_dir: Path, *, name: str = "loss_curves"
             if f"{loss}_mean" not in d.columns:
                 continue
             parts.append(
-                d[["series", "step", *varying]].assign(
+                d[["series", "step", *tables.grid]].assign(
                     panel=panel,
                     loss=loss,
                     mean=d[f"{loss}_mean"].to_numpy(float),
@@ -378,6 +420,7 @@ def loss_curves(tables: SweepTables, out_dir: Path, *, name: str = "loss_curves"
                 mpl.lines.Line2D([], [], color="0.3", ls="--", label="test"),
             ]
             ax.legend(handles=handles)
+        _suptitle(fig, tables)
         save(fig, long, out_dir, name)
     return long
 
@@ -472,6 +515,7 @@ def update_norms(tables: SweepTables, out_dir: Path, *, name: str = "update_norm
             ax.set_xlabel(r"$\sqrt{hd}$")
             ax.set_ylabel(symbol[norm] + r" $= \|M_0\| / \eta$")
             ax.legend()
+        _suptitle(fig, tables)
         save(fig, long, out_dir, name)
     return long
 
@@ -563,7 +607,7 @@ def representative_runs(tables: SweepTables) -> pd.DataFrame:
     sort = [*tables.grid, "_done"] + (["seed"] if "seed" in runs else []) + ["run_dir"]
     runs = runs.sort_values(sort, kind="stable")
     runs = runs.drop_duplicates(tables.grid) if tables.grid else runs.head(1)
-    runs = _add_series(runs, tables.grid)
+    runs = _add_series(runs, tables.grid, default="")
     cols = [*tables.grid, "run_dir"] + (["seed"] if "seed" in runs else []) + ["series"]
     return runs[cols].reset_index(drop=True)
 
@@ -715,6 +759,7 @@ def esd(
                 head = f"{p['series']}: " if p["series"] else ""
                 ax.set_title(f"{head}$t={int(p['step'])}$, {'log-log' if scale == 'log' else 'linear'}")
         _esd_legend(fig, axes)
+        _suptitle(fig, tables)
         save(fig, data, out_dir, name)
     return data
 
@@ -761,6 +806,7 @@ def esd_grid(
                 if i != len(reps) - 1:
                     ax.set_xlabel("")
         _esd_legend(fig, axes)
+        _suptitle(fig, tables)
         save(fig, data, out_dir, name)
     return data
 
