@@ -901,7 +901,7 @@ ALIASES: Dict[str, Tuple[str, ...]] = {
     "table1": ("esd_grid",),
     "table3": ("esd_grid",),
     "table4": ("esd_grid",),
-    "appd": ("esd",),
+    "appd": ("esd_grid",),
 }
 ALL = "all"
 
