@@ -18,13 +18,8 @@ from typing import Any, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-
-class ConfigError(ValueError):
-    """A config value outside its allowed range; ``str()`` is one line naming the field."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field_name = field_name
+from htsweep.errors import ConfigError
+from htsweep.spectral.phases import PhaseThresholds
 
 
 class Activation(Enum):
@@ -74,6 +69,15 @@ class FeatureScale(Enum):
 
     paper = "paper"
     paper_code = "paper_code"
+
+
+class OverlapMode(Enum):
+    """Singular-vector overlaps of App. C at each probe: ``none``; ``summary`` (top-k diagonal,
+    largest off-diagonal, top pair, as columns); ``full`` (also the matrices, overlaps.npz)."""
+
+    none = "none"
+    summary = "summary"
+    full = "full"
 
 
 class Device(Enum):
@@ -207,8 +211,13 @@ class ProbeConfig:
     esd: bool = True
     readout: bool = True
     spectrum: bool = True
+    overlaps: OverlapMode = OverlapMode.summary
+    overlap_k: int = 10
+    tail_comparison: bool = False
+    phase: PhaseThresholds = field(default_factory=PhaseThresholds)
 
     def __post_init__(self) -> None:
+        _require(self.overlap_k >= 1, "probe.overlap_k", f"must be an integer >= 1, got {self.overlap_k}")
         _require(self.every >= 1, "probe.every", f"must be an integer >= 1, got {self.every}")
         if self.at is not None:
             bad = [s for s in self.at if s < 0]

@@ -9,18 +9,31 @@ and the eigenvalues, and never changes the training state.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
 
 import torch
 from torch import Tensor
 
 from htsweep import model, readout
-from htsweep.config import FeatureScale
+from htsweep.config import FeatureScale, OverlapMode
 from htsweep.data import SingleIndexData
-from htsweep.spectral import MarchenkoPastur, alpha_hill, alpha_ks, spectral_norm, spectrum
+from htsweep.spectral import (
+    MarchenkoPastur,
+    PhaseThresholds,
+    esd_report,
+    singular_vector_overlaps,
+    spectral_norm,
+    spectrum,
+    spectrum_from_svd,
+    tail_comparison,
+    thin_svd,
+    update_spectrum,
+)
 
-# Columns of metrics.parquet written by a probe, in order (the README documents each).
+# The columns every probe row has, in order (the README documents each).  Rows also carry the
+# spectral module's further columns (fitted MP bulk, norms, phase, overlaps, ...), appended
+# after these in the order they first appear.
 PROBE_COLUMNS = (
     "step",
     "train_loss",
@@ -54,6 +67,10 @@ class ProbeContext:
     reg_lambda: float
     feature_scale: FeatureScale
     mp: MarchenkoPastur  # the i.i.d. law of W_0^T W_0
+    phase: PhaseThresholds = field(default_factory=PhaseThresholds)
+    overlaps: OverlapMode = OverlapMode.summary
+    overlap_k: int = 10
+    tail_comparison: bool = False
 
     @property
     def feature_extra_scale(self) -> float:
@@ -62,6 +79,14 @@ class ProbeContext:
         if self.feature_scale is FeatureScale.paper_code:
             return 1.0 / math.sqrt(self.student.d)
         return 1.0
+
+
+@dataclass
+class ProbeResult:
+    row: Dict[str, Any]
+    eigs: Optional[Tensor] = None  # the ESD of W_t^T W_t (ascending, float64)
+    overlap_u: Optional[Tensor] = None  # O(U_{W_t}, U_{M_{t-1}}) when probe.overlaps=full
+    overlap_v: Optional[Tensor] = None
 
 
 def readout_metrics(ctx: ProbeContext, W: Tensor) -> Dict[str, float]:
@@ -80,44 +105,50 @@ def readout_metrics(ctx: ProbeContext, W: Tensor) -> Dict[str, float]:
     }
 
 
-def spectral_metrics(ctx: ProbeContext, W: Tensor) -> Tuple[Dict[str, float], Tensor]:
-    """ESD summaries of W^T W and sim(W, beta) = |v1^T beta|; returns (row, eigenvalues)."""
-    spec = spectrum(W)
-    eigs = spec.eigs
-    hill = alpha_hill(eigs)
-    ks = alpha_ks(eigs)
-    lam_max = float(eigs[-1])
-    total = float(eigs.sum())
+def spectral_metrics(ctx: ProbeContext, W: Tensor, update: Optional[Tensor]) -> ProbeResult:
+    """The ESD of W^T W and everything derived from it (htsweep.spectral.esd_report: power-law
+    fits, fitted MP bulk, norms, phase), sim(W, beta) = |v1^T beta|, the spikes against W_0's MP
+    law, and - given the last update M_{t-1} - its norms, its alignment with beta and the
+    singular-vector overlaps of App. C.  One eigendecomposition of W^T W serves the ESD, v1
+    and the overlaps; one of M^T M serves ||M||_2, v1(M) and the overlaps."""
     beta = ctx.data.beta.to(torch.float64)
-    row = {
-        "sim_w_beta": abs(float(torch.dot(spec.v1, beta))),
-        "pl_alpha_hill": hill.alpha,
-        "pl_alpha_hill_xmin": hill.xmin,
-        "pl_alpha_ks": ks.alpha,
-        "pl_alpha_ks_xmin": ks.xmin,
-        "pl_alpha_ks_distance": ks.D,
-        "pl_alpha_ks_n_tail": ks.n_tail,
-        "lambda_max": lam_max,
-        "frobenius_norm": math.sqrt(total),
-        "stable_rank": total / lam_max if lam_max > 0 else math.nan,
-        "num_spikes": ctx.mp.num_spikes(eigs),
-        "mp_lambda_plus": ctx.mp.lambda_plus,
-        "mp_spike_threshold": ctx.mp.spike_threshold(),
-    }
-    return row, eigs
+    out = ProbeResult(row={})
+    row = out.row
+    if update is not None and ctx.overlaps is not OverlapMode.none:
+        sW, sM = thin_svd(W), thin_svd(update)
+        spec = spectrum_from_svd(sW)
+        ov = singular_vector_overlaps(
+            W, update, k=ctx.overlap_k, full=ctx.overlaps is OverlapMode.full, svd_W=sW, svd_M=sM
+        )
+        row.update(ov.as_row("overlap"))
+        row.update(update_spectrum(None, update, beta, svd_M=sM).as_row(""))
+        row["update_spectral"] = float(sM.S[0])
+        out.overlap_u, out.overlap_v = ov.O_U, ov.O_V
+    else:
+        spec = spectrum(W)
+        if update is not None:
+            row["update_spectral"] = spectral_norm(update)
+    eigs = spec.eigs
+    report = esd_report(eigs, ctx.student.h, ctx.student.d, ctx.phase)
+    row.update(report.as_row())
+    row["sim_w_beta"] = abs(float(torch.dot(spec.v1, beta)))
+    row["num_spikes"] = ctx.mp.num_spikes(eigs)
+    row["mp_lambda_plus"] = ctx.mp.lambda_plus
+    row["mp_spike_threshold"] = ctx.mp.spike_threshold()
+    if ctx.tail_comparison and math.isfinite(report.ks.xmin):
+        row.update(tail_comparison(eigs, report.ks.xmin).as_row("tail"))
+    out.eigs = eigs
+    return out
 
 
 def norm_metrics(ctx: ProbeContext, W: Tensor, update: Optional[Tensor]) -> Dict[str, float]:
-    """||W_t - W_0||_{2,F} and ||M_{t-1}||_{2,F} (nan before the first update)."""
+    """||W_t - W_0||_{2,F} and ||M_{t-1}||_F (nan before the first update)."""
     delta = W - ctx.W0
     row = {
         "delta_w_spectral": spectral_norm(delta),
         "delta_w_frobenius": float(torch.linalg.matrix_norm(delta.to(torch.float64), "fro")),
-        "update_spectral": math.nan,
-        "update_frobenius": math.nan,
     }
     if update is not None:
-        row["update_spectral"] = spectral_norm(update)
         row["update_frobenius"] = float(torch.linalg.matrix_norm(update.to(torch.float64), "fro"))
     return row
 
@@ -129,18 +160,24 @@ def probe(
     update: Optional[Tensor],
     with_readout: bool = True,
     with_spectrum: bool = True,
-) -> Tuple[Dict[str, float], Optional[Tensor]]:
-    """All metrics of W_t at step t: (row with every PROBE_COLUMNS key, eigenvalues or None).
+) -> ProbeResult:
+    """All metrics of W_t at step t: a row with every PROBE_COLUMNS key (and the spectral
+    module's extra columns), the eigenvalues and, with probe.overlaps=full, the overlap
+    matrices.
 
     ``with_readout=False`` / ``with_spectrum=False`` skip the stage-2 readout or the ESD (their
     columns are NaN): the norm metrics alone are what Fig. 8 needs at large (h, d)."""
-    row: Dict[str, float] = {key: math.nan for key in PROBE_COLUMNS}
+    if with_spectrum:
+        out = spectral_metrics(ctx, W, update)
+    else:
+        out = ProbeResult(row={})
+        if update is not None:
+            out.row["update_spectral"] = spectral_norm(update)
+    row: Dict[str, Any] = {key: math.nan for key in PROBE_COLUMNS}
     row["step"] = step
-    eigs = None
     if with_readout:
         row.update(readout_metrics(ctx, W))
-    if with_spectrum:
-        spec_row, eigs = spectral_metrics(ctx, W)
-        row.update(spec_row)
+    row.update(out.row)
     row.update(norm_metrics(ctx, W, update))
-    return row, eigs
+    out.row = row
+    return out

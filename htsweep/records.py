@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 METRICS_FILE = "metrics.parquet"
 ESD_FILE = "esd.parquet"
 RUN_FILE = "run.json"
+OVERLAPS_FILE = "overlaps.npz"
 
 _VERSIONED_PACKAGES = (
     "htsweep",
@@ -116,13 +117,36 @@ def environment() -> Dict[str, Any]:
 
 
 def metrics_table(rows: List[Dict[str, Any]], columns: Iterable[str], config: Dict[str, Any]) -> pa.Table:
-    """One row per probe step: the metric columns in ``columns`` order, then the flattened
+    """One row per probe step: the metric columns in ``columns`` order, then any further keys
+    of the rows in order of first appearance (NaN where a row lacks one), then the flattened
     config (constant within a run) so a sweep aggregates by concat + groupby."""
     names = list(columns)
-    data: Dict[str, Any] = {c: [r.get(c) for r in rows] for c in names}
+    seen = set(names)
+    for row in rows:
+        for key in row:
+            if key not in seen:
+                seen.add(key)
+                names.append(key)
+    data: Dict[str, Any] = {c: [r.get(c, float("nan")) for r in rows] for c in names}
     for key, value in config.items():
         data[key] = [value] * len(rows)
     return pa.table(data)
+
+
+def write_overlaps(overlaps: Dict[int, Any], path: Path) -> None:
+    """Atomically write the full overlap matrices (probe.overlaps=full) as a compressed .npz:
+    ``u_<step>`` = O(U_{W_t}, U_{M_{t-1}}) and ``v_<step>`` = O(V_{W_t}, V_{M_{t-1}}), float16
+    (entries are squared cosines in [0, 1])."""
+    arrays = {}
+    for step, (o_u, o_v) in sorted(overlaps.items()):
+        arrays[f"u_{step}"] = o_u
+        arrays[f"v_{step}"] = o_v
+
+    def _write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+    _atomic(path, _write)
 
 
 def esd_table(steps: List[int], eigs: List[Any]) -> pa.Table:

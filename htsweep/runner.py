@@ -56,6 +56,7 @@ class RunResult:
     rows: List[Dict[str, Any]] = field(default_factory=list)
     esd_steps: List[int] = field(default_factory=list)
     esd: List[Any] = field(default_factory=list)  # numpy arrays, one per probe step
+    overlaps: Dict[int, Any] = field(default_factory=dict)  # step -> (O_U, O_V), float16
     device: str = "cpu"
     diverged_at: Optional[int] = None
     error: Optional[str] = None
@@ -100,6 +101,10 @@ def train(
         reg_lambda=spec.readout.reg_lambda,
         feature_scale=spec.probe.feature_scale,
         mp=MarchenkoPastur(h=student.h, d=student.d, sigma2=student.w_init_std**2),
+        phase=spec.probe.phase,
+        overlaps=spec.probe.overlaps,
+        overlap_k=spec.probe.overlap_k,
+        tail_comparison=spec.probe.tail_comparison,
     )
     opt = optim.make_optimizer(spec.optimizer)
     wn_target = optim.frobenius_target(student.h, student.d, student.w_init_std)
@@ -123,6 +128,7 @@ def train(
         res.rows[:] = [dict(r) for r in saved["rows"]]
         res.esd_steps[:] = list(saved["esd_steps"])
         res.esd[:] = list(saved["esd"])
+        res.overlaps.update(saved.get("overlaps", {}))
         res.steps_done = start
         res.resumed_from = start
 
@@ -137,6 +143,7 @@ def train(
             "rows": res.rows,
             "esd_steps": res.esd_steps,
             "esd": res.esd,
+            "overlaps": res.overlaps,
         }
 
     pending: Optional[Dict[str, Any]] = None  # row of step t, waiting for its stage-1 loss
@@ -160,12 +167,18 @@ def train(
                     checkpointer.save(snapshot(t))
             if t in probe_at:
                 try:
-                    row, eigs = probe(
+                    measured = probe(
                         ctx, W, t, update, spec.probe.readout, spec.probe.spectrum
                     )
                 except FloatingPointError:  # e.g. overflowing features: the run blew up
                     res.status, res.diverged_at = DIVERGED, t
                     return res
+                row, eigs = measured.row, measured.eigs
+                if measured.overlap_u is not None:
+                    res.overlaps[t] = (
+                        measured.overlap_u.to(torch.float16).cpu().numpy(),
+                        measured.overlap_v.to(torch.float16).cpu().numpy(),
+                    )
                 row["lr_t"] = lr_prev
                 row["stage1_loss"] = math.nan
                 row["elapsed_s"] = elapsed_before + time.perf_counter() - t0

@@ -142,6 +142,8 @@ def _train_and_write(
     columns = (*PROBE_COLUMNS, *LOOP_COLUMNS)
     records.write_table(records.metrics_table(result.rows, columns, flat), out_dir / records.METRICS_FILE)
     records.write_table(records.esd_table(result.esd_steps, result.esd), out_dir / records.ESD_FILE)
+    if result.overlaps:
+        records.write_overlaps(result.overlaps, out_dir / records.OVERLAPS_FILE)
     record = {
         "status": result.status,
         "steps_done": result.steps_done,

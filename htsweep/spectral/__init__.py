@@ -8,7 +8,15 @@ mp (Marchenko-Pastur, Tracy-Widom, BBP, bulk fit), norms, phases, overlaps (App.
 report (everything at one probe step).
 """
 
-from htsweep.spectral.esd import Spectrum, ThinSVD, spectral_norm, spectrum, spectrum_from_svd, thin_svd
+from htsweep.spectral.esd import (
+    Spectrum,
+    ThinSVD,
+    esd_eigenvalues,
+    spectral_norm,
+    spectrum,
+    spectrum_from_svd,
+    thin_svd,
+)
 from htsweep.spectral.mp import MarchenkoPastur, MPFit, fit_mp, fit_mp_scale, ks_to_law
 from htsweep.spectral.norms import NormMetrics, matrix_entropy, norm_metrics, numerical_rank
 from htsweep.spectral.overlaps import (
@@ -26,13 +34,21 @@ from htsweep.spectral.overlaps import (
     top_singular_values,
     update_spectrum,
 )
-from htsweep.spectral.phases import ESDPhase, PhaseResult, PhaseThresholds, classify_phase
+from htsweep.spectral.phases import (
+    ESDPhase,
+    PhaseResult,
+    PhaseThresholds,
+    classify_phase,
+    phase_min_tail,
+)
 from htsweep.spectral.powerlaw import (
+    KSCandidates,
     LikelihoodRatio,
     PowerLawFit,
     TailComparison,
     alpha_hill,
     alpha_ks,
+    ks_candidates,
     ks_distances,
     tail_comparison,
 )
@@ -41,6 +57,7 @@ from htsweep.spectral.report import ESDReport, StepAnalysis, esd_report, step_an
 __all__ = [
     "ESDPhase",
     "ESDReport",
+    "KSCandidates",
     "LikelihoodRatio",
     "MPFit",
     "MarchenkoPastur",
@@ -60,16 +77,19 @@ __all__ = [
     "alpha_hill",
     "alpha_ks",
     "classify_phase",
+    "esd_eigenvalues",
     "esd_report",
     "first_adam_update",
     "fit_mp",
     "fit_mp_scale",
+    "ks_candidates",
     "ks_distances",
     "ks_to_law",
     "matrix_entropy",
     "norm_metrics",
     "numerical_rank",
     "overlap_matrix",
+    "phase_min_tail",
     "singular_vector_overlaps",
     "spectral_norm",
     "spectrum",

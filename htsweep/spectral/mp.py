@@ -46,10 +46,12 @@ quantile range [trim, 1 - trim] (least squares through the origin, closed form),
     sigma^2_hat = sum_k q_k lambda_(k) / sum_k q_k^2,   q_k = F_1^{-1}((k + 1/2) / N).
 
 WeightWatcher instead grid-searches sigma to minimise the distance between a kernel density
-estimate of the whole ESD and the MP density (RMT_Util.fit_density_with_range).  Quantile
-matching has no bandwidth, is closed form and ignores up to trim * N outliers at either end by
-construction, so spikes (or a heavy tail smaller than trim * N) cannot inflate sigma^2 and hide
-themselves.  The spike threshold is then the Tracy-Widom margin of the fitted law.
+estimate of the whole ESD and the MP density (RMT_Util.fit_density_with_range), spikes
+included.  Quantile matching has no bandwidth, is closed form, and bounds the influence of
+outliers: each moves the matched order statistics by one rank (~0.2-0.35% of sigma^2 at
+N = 400), however large it is, so spikes cannot inflate sigma^2 and hide themselves behind
+the edge (tests: 10 outliers at 4x the BBP strength shift sigma^2 by 2%, the trace by 32%).
+The spike threshold is then the Tracy-Widom margin of the fitted law.
 """
 
 from __future__ import annotations
@@ -58,8 +60,11 @@ import math
 from dataclasses import dataclass
 from typing import Dict
 
+import numpy as np
 import torch
 from torch import Tensor
+
+from htsweep.spectral.esd import as_float64
 
 # Quantiles of the Tracy-Widom law TW_1 (beta = 1), Johnstone (2001) Table 1 / Bejan (2005).
 TW1_QUANTILES = {0.90: 0.4501, 0.95: 0.9793, 0.99: 2.0234, 0.999: 3.2724}
@@ -118,7 +123,7 @@ class MarchenkoPastur:
 
     def num_spikes(self, eigs: Tensor, level: float = 0.99) -> int:
         """Eigenvalues above :meth:`spike_threshold`."""
-        return int((torch.as_tensor(eigs) > self.spike_threshold(level)).sum())
+        return int((as_float64(eigs) > self.spike_threshold(level)).sum())
 
     @property
     def bbp_threshold(self) -> float:
@@ -134,58 +139,72 @@ class MarchenkoPastur:
         t2 = theta * theta
         return (t2 + self.sigma2 * self.big) * (t2 + self.sigma2 * self.small) / t2
 
+    # The law's functions work on 1-D vectors of at most N points: they are evaluated in numpy
+    # (single-threaded, microseconds) and returned as float64 tensors; torch's intra-op
+    # threading only slows such small element-wise ops down.
+
     def density(self, x) -> Tensor:
         """MP density of the eigenvalues of W^T W (non-zero part), integrating to 1."""
-        lo, hi = self.lambda_minus, self.lambda_plus
-        x64 = torch.as_tensor(x).to(torch.float64)
-        inside = (x64 > lo) & (x64 < hi)
-        num = torch.sqrt(torch.clamp((hi - x64) * (x64 - lo), min=0.0))
-        dens = num / (2.0 * math.pi * self.sigma2 * self.small * x64.clamp_min(1e-300))
-        return torch.where(inside, dens, torch.zeros_like(dens))
+        return torch.from_numpy(self._density_np(_as_np(x)))
 
     def cdf(self, x) -> Tensor:
         """MP distribution function, closed form (module docstring)."""
-        a, b = self.lambda_minus, self.lambda_plus
-        x64 = torch.as_tensor(x).to(torch.float64)
-        xc = x64.clamp(a, b)
-        R = torch.clamp((b - xc) * (xc - a), min=0.0)
-        width = b - a
-        t1 = torch.sqrt(R)
-        t2 = 0.5 * (a + b) * torch.asin(((2.0 * xc - a - b) / width).clamp(-1.0, 1.0))
-        if a > 0:
-            u = ((a + b) * xc - 2.0 * a * b) / (xc * width)
-            t3 = math.sqrt(a * b) * torch.asin(u.clamp(-1.0, 1.0))
-            g_a = -0.25 * math.pi * (a + b) + 0.5 * math.pi * math.sqrt(a * b)
-        else:
-            t3 = torch.zeros_like(xc)
-            g_a = -0.25 * math.pi * (a + b)
-        F = (t1 + t2 - t3 - g_a) / (2.0 * math.pi * self.sigma2 * self.small)
-        F = F.clamp(0.0, 1.0)
-        return torch.where(x64 >= b, torch.ones_like(F), torch.where(x64 <= a, torch.zeros_like(F), F))
+        return torch.from_numpy(self._cdf_np(_as_np(x)))
 
     def quantile(self, p, iters: int = 64) -> Tensor:
         """F^{-1}(p) by vectorised bisection on [lambda_-, lambda_+] (64 halvings: exact to
         float64 resolution of the support)."""
-        p64 = torch.as_tensor(p).to(torch.float64)
-        lo = torch.full_like(p64, self.lambda_minus)
-        hi = torch.full_like(p64, self.lambda_plus)
+        return torch.from_numpy(self._quantile_np(_as_np(p), iters))
+
+    def _density_np(self, x: np.ndarray) -> np.ndarray:
+        lo, hi = self.lambda_minus, self.lambda_plus
+        inside = (x > lo) & (x < hi)
+        num = np.sqrt(np.clip((hi - x) * (x - lo), 0.0, None))
+        dens = num / (2.0 * math.pi * self.sigma2 * self.small * np.maximum(x, 1e-300))
+        return np.where(inside, dens, 0.0)
+
+    def _cdf_np(self, x: np.ndarray) -> np.ndarray:
+        a, b = self.lambda_minus, self.lambda_plus
+        xc = np.clip(x, a, b)
+        width = b - a
+        t1 = np.sqrt(np.clip((b - xc) * (xc - a), 0.0, None))
+        t2 = 0.5 * (a + b) * np.arcsin(np.clip((2.0 * xc - a - b) / width, -1.0, 1.0))
+        if a > 0:
+            u = ((a + b) * xc - 2.0 * a * b) / (xc * width)
+            t3 = math.sqrt(a * b) * np.arcsin(np.clip(u, -1.0, 1.0))
+            g_a = -0.25 * math.pi * (a + b) + 0.5 * math.pi * math.sqrt(a * b)
+        else:
+            t3 = 0.0
+            g_a = -0.25 * math.pi * (a + b)
+        F = np.clip((t1 + t2 - t3 - g_a) / (2.0 * math.pi * self.sigma2 * self.small), 0.0, 1.0)
+        return np.where(x >= b, 1.0, np.where(x <= a, 0.0, F))
+
+    def _quantile_np(self, p: np.ndarray, iters: int = 64) -> np.ndarray:
+        lo = np.full(p.shape, self.lambda_minus)
+        hi = np.full(p.shape, self.lambda_plus)
         for _ in range(iters):
             mid = 0.5 * (lo + hi)
-            below = self.cdf(mid) < p64
-            lo = torch.where(below, mid, lo)
-            hi = torch.where(below, hi, mid)
+            below = self._cdf_np(mid) < p
+            lo = np.where(below, mid, lo)
+            hi = np.where(below, hi, mid)
         return 0.5 * (lo + hi)
 
 
-def ks_to_law(x: Tensor, law: MarchenkoPastur) -> float:
+def _as_np(x) -> np.ndarray:
+    if isinstance(x, Tensor):
+        return x.detach().to(torch.float64).cpu().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def ks_to_law(x, law: MarchenkoPastur) -> float:
     """Two-sided Kolmogorov-Smirnov distance sup_t |F_law(t) - F_n(t)| of the sample x."""
-    xs = torch.sort(torch.as_tensor(x).to(torch.float64).flatten()).values
-    n = xs.numel()
+    xs = np.sort(_as_np(x).ravel())
+    n = xs.size
     if n == 0:
         return math.nan
-    F = law.cdf(xs)
-    j = torch.arange(n, dtype=torch.float64, device=xs.device)
-    return float(torch.maximum((F - j / n).abs(), (F - (j + 1) / n).abs()).max())
+    F = law._cdf_np(xs)
+    j = np.arange(n, dtype=np.float64)
+    return float(np.maximum(np.abs(F - j / n), np.abs(F - (j + 1) / n)).max())
 
 
 @dataclass(frozen=True)
@@ -215,7 +234,7 @@ class MPFit:
     def law(self) -> MarchenkoPastur:
         return MarchenkoPastur(self.h, self.d, self.sigma2)
 
-    def as_row(self, prefix: str = "mp") -> Dict[str, float]:
+    def as_row(self, prefix: str = "mp_fit") -> Dict[str, float]:
         return {
             f"{prefix}_sigma2": self.sigma2,
             f"{prefix}_lambda_plus": self.lambda_plus,
@@ -232,7 +251,7 @@ def _esd_of_shape(eigs, h: int, d: int) -> Tensor:
     """The N = min(h, d) largest eigenvalues, ascending float64 (extra ones are the structural
     zeros of the larger Gram matrix)."""
     N = min(h, d)
-    e = torch.sort(torch.as_tensor(eigs).detach().to(torch.float64).flatten()).values
+    e = torch.from_numpy(np.sort(_as_np(eigs).ravel()))
     if e.numel() < N:
         raise ValueError(f"eigs: expected min(h, d) = {N} eigenvalues, got {e.numel()}")
     if not bool(torch.isfinite(e).all()):
@@ -242,16 +261,21 @@ def _esd_of_shape(eigs, h: int, d: int) -> Tensor:
 
 def fit_mp_scale(eigs, h: int, d: int, trim: float = 0.2) -> float:
     """sigma^2 by bulk eigenvalue matching over the quantile range [trim, 1 - trim] (module
-    docstring; Ke, Ma & Lin 2023)."""
+    docstring; Ke, Ma & Lin 2023).
+
+    Robustness: s outliers at the top (spikes, a heavy tail) move the matched order statistics
+    by at most s ranks (interlacing), i.e. the fitted sigma^2 by ~ s / (N p(x) x) in relative
+    terms (measured 0.2-0.35% per outlier at N = 400, c = 2/3), whatever their size; a
+    trace-based estimate sum(lambda) / (N M) moves by their whole mass."""
     if not 0.0 <= trim < 0.5:
         raise ValueError(f"trim: must be in [0, 0.5), got {trim}")
-    e = _esd_of_shape(eigs, h, d)
-    N = e.numel()
+    e = _esd_of_shape(eigs, h, d).cpu().numpy()
+    N = e.size
     lo = min(int(math.floor(trim * N)), N - 1)
     hi = max(int(math.ceil((1.0 - trim) * N)), lo + 1)
-    k = torch.arange(lo, hi, dtype=torch.float64, device=e.device)
-    q = MarchenkoPastur(h, d, 1.0).quantile((k + 0.5) / N)
-    return float(torch.dot(q, e[lo:hi]) / torch.dot(q, q))
+    k = np.arange(lo, hi, dtype=np.float64)
+    q = MarchenkoPastur(h, d, 1.0)._quantile_np((k + 0.5) / N)
+    return float(np.dot(q, e[lo:hi]) / np.dot(q, q))
 
 
 def fit_mp(eigs, h: int, d: int, *, trim: float = 0.2, level: float = 0.99) -> MPFit:
@@ -275,6 +299,6 @@ def fit_mp(eigs, h: int, d: int, *, trim: float = 0.2, level: float = 0.99) -> M
         lambda_max=lam_max,
         bulk_max=bulk_max,
         spectral_gap=lam_max / bulk_max if bulk_max > 0 else math.nan,
-        ks_distance=ks_to_law(bulk, law),
+        ks_distance=ks_to_law(bulk, law) if sigma2 > 0 else math.nan,
         mp_softrank=law.lambda_plus / lam_max if lam_max > 0 else math.nan,
     )

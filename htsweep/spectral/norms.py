@@ -3,13 +3,18 @@ singular values of W), as Martin & Mahoney define them.
 
     lambda_max          = ||W||_2^2
     lambda_sum          = sum_i lambda_i = ||W||_F^2
-    stable_rank         = ||W||_F^2 / ||W||_2^2 = sum lambda / lambda_max      (Rudelson & Vershynin 2007)
-    log_frobenius_norm  = log10 ||W||_F^2                                      (Martin, Peng & Mahoney 2021)
-    log_spectral_norm   = log10 ||W||_2^2 = log10 lambda_max                   (ibid.)
-    alpha_weighted      = alpha * log10 lambda_max                             (Martin & Mahoney 2021a, "alpha-hat")
-    log_alpha_norm      = log10 sum_i lambda_i^alpha  (Schatten alpha-norm^alpha of W^T W)  (ibid.)
-    matrix_entropy      = -(1 / ln R) sum_i p_i ln p_i,  p_i = lambda_i / sum_j lambda_j,
-                          R = numerical rank                                    (Martin & Mahoney 2021a, Sec. 4)
+    stable_rank         = ||W||_F^2 / ||W||_2^2                   [Rudelson & Vershynin 2007]
+    log_frobenius_norm  = log10 ||W||_F^2                         [MPM 2021]
+    log_spectral_norm   = log10 ||W||_2^2 = log10 lambda_max      [MPM 2021]
+    alpha_weighted      = alpha * log10 lambda_max ("alpha-hat")  [MPM 2021]
+    log_alpha_norm      = log10 sum_i lambda_i^alpha              [MPM 2021]
+                          (Schatten alpha-norm^alpha of W^T W)
+    matrix_entropy      = -(1 / ln R) sum_i p_i ln p_i,           [MM 2021, "matrix entropy"]
+                          p_i = lambda_i / sum_j lambda_j, R = numerical rank
+
+MM 2021: Martin & Mahoney, JMLR 22(165), "Implicit self-regularization in deep neural networks";
+MPM 2021: Martin, Peng & Mahoney, Nature Communications 12, "Predicting trends in the quality
+of state-of-the-art neural networks without access to training or testing data".
 
 Note the WeightWatcher convention: the "log norms" are of the *squared* norms (log10 of
 eigenvalue sums), i.e. twice log10 of the norms themselves.  alpha is a power-law exponent of
@@ -17,8 +22,8 @@ the ESD (PL_Alpha_KS in WeightWatcher; the caller chooses which and the column n
 The matrix entropy is 1 for a flat spectrum (all lambda equal) and 0 for rank one; for a
 Gaussian W it is close to but below 1.
 
-Numerical rank R: eigenvalues > N * eps * lambda_max, the resolution of the Gram route
-(esd.py); this matches numpy.linalg.matrix_rank's tolerance up to the square.
+Numerical rank R: eigenvalues > N * eps * lambda_max (eps = float64 machine epsilon): the Gram
+route of esd.py resolves eigenvalues only down to ~eps * lambda_max, so smaller ones are noise.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from dataclasses import dataclass
 from typing import Dict, Optional
 
 import torch
+
+from htsweep.spectral.esd import as_float64
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,7 @@ class NormMetrics:
 
 def numerical_rank(eigs) -> int:
     """Eigenvalues above N * eps * lambda_max (N = number of eigenvalues given)."""
-    e = torch.as_tensor(eigs).to(torch.float64).flatten()
+    e = as_float64(eigs)
     if e.numel() == 0:
         return 0
     tol = float(e.max()) * e.numel() * torch.finfo(torch.float64).eps
@@ -77,7 +84,7 @@ def numerical_rank(eigs) -> int:
 
 def matrix_entropy(eigs) -> float:
     """Martin & Mahoney's normalised spectral entropy, -(1/ln R) sum p_i ln p_i (0 if R <= 1)."""
-    e = torch.as_tensor(eigs).to(torch.float64).flatten()
+    e = as_float64(eigs)
     e = e[e > 0]
     R = numerical_rank(e)
     if R <= 1:
@@ -89,7 +96,7 @@ def matrix_entropy(eigs) -> float:
 def norm_metrics(eigs, alpha: Optional[float] = None) -> NormMetrics:
     """All scale metrics of the module docstring from the ESD; ``alpha`` (a power-law exponent
     of the same ESD) feeds alpha_weighted and log_alpha_norm (NaN when not given)."""
-    e = torch.as_tensor(eigs).detach().to(torch.float64).flatten()
+    e = as_float64(eigs)
     if e.numel() == 0 or not bool(torch.isfinite(e).all()):
         nan = math.nan
         return NormMetrics(nan, nan, nan, nan, nan, nan, nan, nan, nan, 0)

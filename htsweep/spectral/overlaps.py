@@ -1,7 +1,7 @@
 """Singular-vector overlaps between a weight matrix and an optimiser update (App. C), the
 spectrum of the gradient / update, and the Theorem 4.1 norms of the first FB-Adam step.
 
-Overlaps (App. C, Definition C.1 after Landau, Paul & Tsodyks 2023).  With the thin SVDs
+Overlaps (App. C, Definition C.1, after Landau et al. 2023).  With the thin SVDs
 W_{t+1} = U_W S_W V_W^T and M_t = U_M S_M V_M^T (b = min(h, d) columns, singular values
 descending, eq. 36), the overlap matrices are
 
@@ -54,7 +54,9 @@ from htsweep.spectral.esd import ThinSVD, thin_svd
 def overlap_matrix(J: Tensor, Q: Tensor) -> Tensor:
     """O(J, Q) = (J^T Q)^{o2} for column-orthonormal J (a x b) and Q (a x b'), Definition C.1."""
     if J.shape[0] != Q.shape[0]:
-        raise ValueError(f"J, Q: need the same number of rows, got {tuple(J.shape)} and {tuple(Q.shape)}")
+        raise ValueError(
+            f"J, Q: need the same number of rows, got {tuple(J.shape)} and {tuple(Q.shape)}"
+        )
     C = J.to(torch.float64).t() @ Q.to(torch.float64)
     return C.square_()
 
@@ -195,9 +197,10 @@ class UpdateSpectrum:
 
 
 def update_spectrum(
-    G: Tensor, M: Tensor, beta: Tensor, k: int = 5, svd_M: Optional[ThinSVD] = None
+    G: Optional[Tensor], M: Tensor, beta: Tensor, k: int = 5, svd_M: Optional[ThinSVD] = None
 ) -> UpdateSpectrum:
-    """Top-k singular values of G_t and M_t and sim(M_t, beta) = |v_1(M_t)^T beta|."""
+    """Top-k singular values of G_t and M_t and sim(M_t, beta) = |v_1(M_t)^T beta|
+    (``G=None`` skips the gradient: its singular values cost one more eigvalsh)."""
     if svd_M is not None:
         m_top = svd_M.S[:k]
         v1 = svd_M.V[:, 0]
@@ -205,7 +208,7 @@ def update_spectrum(
         m_top = top_singular_values(M, k)
         v1 = top_right_singular_vector(M)
     return UpdateSpectrum(
-        grad_top=tuple(float(x) for x in top_singular_values(G, k)),
+        grad_top=() if G is None else tuple(float(x) for x in top_singular_values(G, k)),
         update_top=tuple(float(x) for x in m_top),
         update_beta_alignment=alignment(v1, beta),
     )
