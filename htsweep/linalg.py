@@ -18,5 +18,7 @@ def gram(A: Tensor) -> Tensor:
         # A is row-major (m x k): its memory is the column-major (k x m) matrix A^T, so
         # ?syrk(trans=0) forms A^T A without a copy.
         upper = torch.from_numpy(_SYRK[A.dtype](1.0, A.numpy().T, lower=0, trans=0))
-        return upper.triu() + upper.triu(1).t()
+        full = upper + upper.t()  # ?syrk leaves the strict lower triangle zero
+        full.diagonal().mul_(0.5)  # (x + x) / 2 == x exactly
+        return full
     return torch.mm(A.t(), A)

@@ -23,11 +23,15 @@ from htsweep.spectral import (
     PhaseThresholds,
     esd_report,
     singular_vector_overlaps,
+    Spectrum,
+    ThinSVD,
+    esd_eigenvalues,
     spectral_norm,
     spectrum,
     spectrum_from_svd,
     tail_comparison,
     thin_svd,
+    top_svd,
     update_spectrum,
 )
 
@@ -89,6 +93,11 @@ class ProbeResult:
     overlap_v: Optional[Tensor] = None
 
 
+def top_block(svd: ThinSVD, k: int) -> ThinSVD:
+    """The k leading singular triplets of a :class:`ThinSVD`."""
+    return ThinSVD(U=svd.U[:, :k], S=svd.S[:k], V=svd.V[:, :k])
+
+
 def readout_metrics(ctx: ProbeContext, W: Tensor) -> Dict[str, float]:
     """train_loss (hold-out set, ridge a_hat of eq. 6), test_loss and KTA (eq. 7)."""
     scale = ctx.feature_extra_scale
@@ -115,15 +124,21 @@ def spectral_metrics(ctx: ProbeContext, W: Tensor, update: Optional[Tensor]) -> 
     out = ProbeResult(row={})
     row = out.row
     if update is not None and ctx.overlaps is not OverlapMode.none:
-        sW, sM = thin_svd(W), thin_svd(update)
-        spec = spectrum_from_svd(sW)
-        ov = singular_vector_overlaps(
-            W, update, k=ctx.overlap_k, full=ctx.overlaps is OverlapMode.full, svd_W=sW, svd_M=sM
-        )
+        k = ctx.overlap_k
+        if ctx.overlaps is OverlapMode.full:  # every singular triplet of W_t and M_{t-1}
+            sW, sM = thin_svd(W), thin_svd(update)
+            spec = spectrum_from_svd(sW)
+            full = singular_vector_overlaps(W, update, k=k, full=True, svd_W=sW, svd_M=sM)
+            out.overlap_u, out.overlap_v = full.O_U, full.O_V
+        else:  # the summaries need only the top-k triplets
+            sW, sM = top_svd(W, k), top_svd(update, k)
+            spec = Spectrum(eigs=esd_eigenvalues(W), v1=sW.V[:, 0])
+        # Summaries of the leading k x k block of O (the same numbers in both modes).
+        top = top_block(sW, k), top_block(sM, k)
+        ov = singular_vector_overlaps(W, update, k=k, full=False, svd_W=top[0], svd_M=top[1])
         row.update(ov.as_row("overlap"))
         row.update(update_spectrum(None, update, beta, svd_M=sM).as_row(""))
         row["update_spectral"] = float(sM.S[0])
-        out.overlap_u, out.overlap_v = ov.O_U, ov.O_V
     else:
         spec = spectrum(W)
         if update is not None:

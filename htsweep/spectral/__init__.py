@@ -16,6 +16,9 @@ from htsweep.spectral.esd import (
     spectrum,
     spectrum_from_svd,
     thin_svd,
+    top_svd,
+    eigvalsh,
+    top_eigh,
 )
 from htsweep.spectral.mp import MarchenkoPastur, MPFit, fit_mp, fit_mp_scale, ks_to_law
 from htsweep.spectral.norms import NormMetrics, matrix_entropy, norm_metrics, numerical_rank
@@ -55,6 +58,9 @@ from htsweep.spectral.powerlaw import (
 from htsweep.spectral.report import ESDReport, StepAnalysis, esd_report, step_analysis
 
 __all__ = [
+    "eigvalsh",
+    "top_eigh",
+    "top_svd",
     "ESDPhase",
     "ESDReport",
     "KSCandidates",

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 import torch
 from torch import Tensor
 
@@ -62,11 +63,57 @@ def _small_gram(A: Tensor) -> tuple[Tensor, bool]:
     return gram(A64.t().contiguous()), False
 
 
+def eigvalsh(G: Tensor) -> Tensor:
+    """All eigenvalues of the symmetric G, ascending.  On the CPU LAPACK's ?syevr (MRRR,
+    through SciPy, about 2x faster here than torch's ?syevd); elsewhere torch."""
+    if G.device.type == "cpu":
+        vals = scipy.linalg.eigh(G.numpy(), eigvals_only=True, driver="evr", check_finite=False)
+        return torch.from_numpy(vals)
+    return torch.linalg.eigvalsh(G)
+
+
+def top_eigh(G: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """The k largest eigenpairs of the symmetric G (n x n): (values descending, vectors n x k).
+
+    On the CPU ?syevr computes only the requested pairs (one tridiagonal reduction, no full
+    back-transformation); elsewhere a full torch eigh, sliced."""
+    n = G.shape[0]
+    k = min(k, n)
+    if G.device.type == "cpu":
+        vals, vecs = scipy.linalg.eigh(
+            G.numpy(), driver="evr", subset_by_index=[n - k, n - 1], check_finite=False
+        )
+        vals, vecs = torch.from_numpy(vals), torch.from_numpy(vecs)
+    else:
+        vals, vecs = torch.linalg.eigh(G)
+        vals, vecs = vals[n - k :], vecs[:, n - k :]
+    return torch.flip(vals, [0]), torch.flip(vecs, [1])
+
+
+def top_svd(A: Tensor, k: int) -> ThinSVD:
+    """The k leading singular triplets of A (h x d) as a :class:`ThinSVD` with k columns,
+    from the k top eigenpairs of the smaller Gram matrix (see :func:`thin_svd`)."""
+    gram, right = _small_gram(A)
+    evals, evecs = top_eigh(gram, k)
+    S = evals.clamp_min(0.0).sqrt()
+    tol = float(S[0]) * max(A.shape) * torch.finfo(torch.float64).eps if S.numel() else 0.0
+    inv = torch.where(S > tol, S.reciprocal(), torch.zeros_like(S)).to(A.device)
+    A64 = A.to(torch.float64)
+    evecs = evecs.to(A.device)
+    if right:
+        return ThinSVD(U=(A64 @ evecs).mul_(inv.unsqueeze(0)), S=S.to(A.device), V=evecs)
+    return ThinSVD(U=evecs, S=S.to(A.device), V=(A64.t() @ evecs).mul_(inv.unsqueeze(0)))
+
+
 def spectrum(W: Tensor) -> Spectrum:
     """Eigenvalues of W^T W (ascending, float64) and W's top right singular vector."""
     gram, right = _small_gram(W)
-    eigs, vecs = torch.linalg.eigh(gram)
-    top = vecs[:, -1]
+    if gram.device.type == "cpu":  # all values + one vector: cheaper than a full eigh here
+        eigs = eigvalsh(gram)
+        top = top_eigh(gram, 1)[1][:, 0]
+    else:
+        eigs, vecs = torch.linalg.eigh(gram)
+        top = vecs[:, -1]
     if right:
         v1 = top
     else:  # top left singular vector u1 -> v1 = W^T u1 / s1
@@ -84,8 +131,11 @@ def esd_eigenvalues(W: Tensor, dtype: torch.dtype = torch.float64) -> Tensor:
     bulk after a spike of 100 lambda_+), enough for the tail and bulk fits but not for the
     smallest eigenvalues of a square W."""
     W_ = W.to(dtype)
-    gram = W_.t() @ W_ if W.shape[1] <= W.shape[0] else W_ @ W_.t()
-    return torch.linalg.eigvalsh(gram).to(torch.float64).clamp_min_(0.0)
+    if W.shape[1] <= W.shape[0]:
+        gram_ = gram(W_)
+    else:
+        gram_ = gram(W_.t().contiguous())
+    return eigvalsh(gram_).to(torch.float64).clamp_min_(0.0)
 
 
 def thin_svd(A: Tensor) -> ThinSVD:
@@ -120,4 +170,4 @@ def spectrum_from_svd(svd: ThinSVD) -> Spectrum:
 def spectral_norm(A: Tensor) -> float:
     """||A||_2 = largest singular value, from the float64 Gram of the smaller side."""
     gram, _ = _small_gram(A)
-    return float(torch.linalg.eigvalsh(gram)[-1].clamp_min(0.0).sqrt())
+    return float(top_eigh(gram, 1)[0][0].clamp_min(0.0).sqrt())
