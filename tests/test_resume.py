@@ -54,6 +54,20 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, stop_at):
         assert (a == b).all()
 
 
+def test_resume_keeps_the_full_overlap_matrices(tmp_path):
+    from htsweep.config import OverlapMode
+
+    cfg = small_config(steps=4, **{"probe.overlaps": OverlapMode.full})
+    reference = train(cfg)
+    ckpt = Checkpointer(tmp_path / CHECKPOINT_FILE, every=0, config_hash="h")
+    with pytest.raises(Interrupted):
+        train(cfg, checkpointer=ckpt, stop=StopAfter(2))
+    resumed = train(cfg, checkpointer=ckpt)
+    assert sorted(resumed.overlaps) == sorted(reference.overlaps) == [1, 2, 3, 4]
+    for step, (o_u, o_v) in reference.overlaps.items():
+        assert (resumed.overlaps[step][0] == o_u).all() and (resumed.overlaps[step][1] == o_v).all()
+
+
 def test_periodic_checkpoints_and_foreign_checkpoint_is_ignored(tmp_path):
     cfg = small_config(steps=5)
     ckpt = Checkpointer(tmp_path / CHECKPOINT_FILE, every=2, config_hash="h1")

@@ -263,3 +263,39 @@ def test_cli_multirun_writes_four_complete_runs(tmp_path):
     }
     # one seed: every sweep point starts from the same W_0 and data
     assert table[table.step == 0]["lambda_max"].nunique() == 1
+
+
+def test_overlap_summaries_match_between_summary_and_full_modes(tmp_path):
+    """probe.overlaps=summary (top-k SVDs) and =full (all triplets) give the same summary
+    columns; full also writes the b x b matrices, whose top-k block the summaries describe."""
+    import numpy as np
+
+    from htsweep.config import OverlapMode
+
+    summary = train(small_config(steps=2))
+    full_cfg = small_config(steps=2, **{"probe.overlaps": OverlapMode.full})
+    full = train(full_cfg)
+    cols = [c for c in summary.rows[1] if c.startswith(("overlap_", "update_"))]
+    assert "overlap_u_top_pair" in cols and "overlap_v_diag_9" in cols
+    for a, b in zip(summary.rows[1:], full.rows[1:]):
+        for c in cols:
+            assert a[c] == pytest.approx(b[c], rel=1e-6, abs=1e-9), c
+    O_U, O_V = full.overlaps[1]
+    assert O_U.shape == (60, 60) and O_U.dtype == np.float16
+    assert float(O_U[0, 0]) == pytest.approx(summary.rows[1]["overlap_u_top_pair"], abs=1e-3)
+    # rows of a squared orthogonal matrix sum to 1 (V is square here: d = 60 <= h = 90)
+    assert np.allclose(O_V.astype(np.float64).sum(axis=1), 1.0, atol=1e-2)
+    run_and_record(OmegaConf.structured(full_cfg), tmp_path)
+    saved = np.load(tmp_path / records.OVERLAPS_FILE)
+    assert sorted(saved.files) == ["u_1", "u_2", "v_1", "v_2"]
+    assert np.array_equal(saved["u_2"], full.overlaps[2][0])
+
+
+def test_spectral_columns_of_a_probe():
+    res = train(small_config(steps=1))
+    r0, r1 = res.rows
+    assert r0["esd_phase"] == "random-like" and r1["esd_phase"] != "random-like"
+    assert r1["mp_fit_num_spikes"] >= 1 and r1["mp_fit_spectral_gap"] > 1
+    assert r1["lambda_sum"] == pytest.approx(r1["frobenius_norm"] ** 2, rel=1e-12)
+    assert r1["alpha_weighted"] == pytest.approx(r1["pl_alpha_ks"] * math.log10(r1["lambda_max"]), rel=1e-12)
+    assert 0 <= r1["update_beta_alignment"] <= 1 and r1["update_sv_0"] == pytest.approx(r1["update_spectral"])
