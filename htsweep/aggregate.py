@@ -490,7 +490,11 @@ def build_aggregate(
     grouped = keep.groupby(keys, dropna=False, sort=True)
     stats = grouped[list(metrics)].agg(["mean", "std", "count"])
     stats.columns = [f"{m}_{s}" for m, s in stats.columns]
-    stats.insert(0, "n_runs", grouped["run_dir"].nunique())
+    counts = {f"{m}_count": stats[f"{m}_count"].astype("int64") for m in metrics}
+    stats = pd.concat(
+        [grouped["run_dir"].nunique().rename("n_runs"), stats.drop(columns=list(counts)), pd.DataFrame(counts)],
+        axis=1,
+    )
     out = stats.reset_index()
     # seeds per grid point, as JSON text (one value per run)
     per_run = keep.drop_duplicates("run_dir")
@@ -499,10 +503,9 @@ def build_aggregate(
         out = out.merge(seeds.rename("seeds").reset_index(), on=list(grid), how="left")
     else:
         out["seeds"] = _seed_list(per_run["seed"]) if "seed" in per_run else "[]"
-    for c in constant:
-        out[c] = keep[c].iloc[0]
-    for m in metrics:
-        out[f"{m}_count"] = out[f"{m}_count"].astype("int64")
+    if constant:
+        const = pd.DataFrame({c: [keep[c].iloc[0]] * len(out) for c in constant}, index=out.index)
+        out = pd.concat([out, const], axis=1)
     ordered = [*keys, "n_runs", "seeds", *stat_cols, *constant]
     return out[ordered].sort_values(keys, kind="stable").reset_index(drop=True)
 

@@ -143,7 +143,7 @@ def spectral_metrics(ctx: ProbeContext, W: Tensor, update: Optional[Tensor]) -> 
         spec = spectrum(W)
         if update is not None:
             row["update_spectral"] = spectral_norm(update)
-    eigs = spec.eigs
+    eigs = spec.eigs.cpu()  # N numbers: the fits run on the CPU whatever the device
     report = esd_report(eigs, ctx.student.h, ctx.student.d, ctx.phase)
     row.update(report.as_row())
     row["sim_w_beta"] = abs(float(torch.dot(spec.v1, beta)))

@@ -3,6 +3,7 @@
 
     .venv/bin/python scripts/bench.py                 # cases a and b
     .venv/bin/python scripts/bench.py --case b --device cuda
+    .venv/bin/python scripts/bench.py --spectral      # also one probe's spectral analysis
 
 Cases (each in a fresh subprocess, so peak memory is per case):
   a  the default run (the paper's main setting: n=2000, d=1000, h=1500, 10 FB-Adam steps,
@@ -37,6 +38,7 @@ CASES = {
     "a": {"label": "default run (n=2000)", "n": 2000},
     "b": {"label": "Fig. 5 setting (n=8000)", "n": 8000},
 }
+SPECTRAL_SIZES = ((1500, 1000), (4096, 4096))
 
 
 def counted_flops(spec, device_type: str) -> Dict[str, float]:
@@ -135,11 +137,68 @@ def run_case(case: str, device_name: str) -> Dict[str, object]:
     }
 
 
+def _best(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def spectral_case(h: int, d: int, n: int = 2000, repeats: int = 3) -> Dict[str, object]:
+    """One probe's spectral analysis, as the runner calls it (ESD, Hill, KS, MP fit, norms,
+    phase, sim(W, beta), overlap summaries, update spectrum, ||W - W_0||, ||M||), on W_1 after one
+    FB-Adam step (a Bulk+Spike ESD), against powerlaw.Fit's xmin search on the same eigenvalues
+    and against one training step (loss and gradient, n points, float32) of the same size."""
+    import warnings
+
+    import powerlaw
+    import torch
+
+    from htsweep import model, optim, probes
+    from htsweep.config import Config, DataConfig
+    from htsweep.data import make_data
+    from htsweep.spectral import MarchenkoPastur
+
+    cfg = Config()
+    data = make_data(DataConfig(n=n, n_test=10, d=d), 0).to(torch.device("cpu"), torch.float32)
+    student = model.Student(h=h, d=d, act=cfg.activation.name)
+    W0, a = (x.float() for x in model.init_weights(student, 0))
+    _, G = model.loss_and_grad(student, W0, a, data.train.X, data.train.y)
+    M = optim.FBAdam(cfg.optimizer).update(G, 1.0)
+    W1 = W0 + M
+    ctx = probes.ProbeContext(
+        student, data, W0, 0.01, cfg.probe.feature_scale, MarchenkoPastur(h, d), cfg.probe.phase
+    )
+    reps = repeats if h * d <= 4_000_000 else 1
+
+    def analysis():
+        out = probes.spectral_metrics(ctx, W1, M)
+        probes.norm_metrics(ctx, W1, M)
+        return out
+
+    eigs = analysis().eigs.numpy()
+    t_analysis = _best(analysis, reps)
+
+    def fit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            powerlaw.Fit(eigs, parameter_ranges={"alpha": [1, None]}, verbose=False).power_law.alpha
+
+    t_powerlaw = _best(fit, 1)
+    t_step = _best(lambda: model.loss_and_grad(student, W1, a, data.train.X, data.train.y), reps)
+    return {"h": h, "d": d, "analysis_s": t_analysis, "powerlaw_fit_s": t_powerlaw, "train_step_s": t_step}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=sorted(CASES), action="append")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument(
+        "--spectral", action="store_true", help="also time one probe's spectral analysis (CPU)"
+    )
     parser.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     cases = args.case or sorted(CASES)
@@ -165,6 +224,15 @@ def main() -> None:
     for r in results:
         phases = ", ".join(f"{k} {v:.0f}" for k, v in r["gflop_by_phase"].items())
         print(f"  {r['case']}: GFLOP by phase: {phases}; threads={r['threads']}; peak = {r['peak_kind']}")
+    if args.spectral:
+        print(f"\n{'spectral analysis of one probe (CPU)':<38}{'analysis s':>11}{'powerlaw.Fit s':>15}{'train step s':>13}{'analysis/step':>14}")
+        for h, d in SPECTRAL_SIZES:
+            r = spectral_case(h, d)
+            results.append(r)
+            print(
+                f"{f'h={h}, d={d}':<38}{r['analysis_s']:>11.3f}{r['powerlaw_fit_s']:>15.3f}"
+                f"{r['train_step_s']:>13.3f}{r['analysis_s'] / r['train_step_s']:>14.2f}"
+            )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=2)
