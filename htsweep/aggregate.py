@@ -41,6 +41,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import yaml
+from hydra.experimental.callback import Callback
 
 from htsweep import figures as figs
 from htsweep import records
@@ -763,6 +764,24 @@ def _parser() -> argparse.ArgumentParser:
         help="average diverged runs' rows (their steps before divergence) too",
     )
     return p
+
+
+class AggregateCallback(Callback):
+    """Optional Hydra callback: aggregate the sweep when the multirun ends.
+
+        python -m htsweep.train -m ... +hydra.callbacks.aggregate._target_=htsweep.aggregate.AggregateCallback
+
+    Hydra 1.3 calls ``on_multirun_end`` only when every job succeeded, so this is a convenience;
+    ``python -m htsweep.aggregate SWEEP_DIR`` stays the way to aggregate a sweep with failed,
+    missing or still-running points.  An aggregation error is logged, never raised."""
+
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        try:
+            result = aggregate(sweep_dir)
+            print(result.report(), file=sys.stderr)
+        except Exception as ex:  # the sweep's results are safe; only the summary is missing
+            print(f"htsweep.aggregate: could not aggregate {sweep_dir}: {ex}", file=sys.stderr)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -275,3 +275,22 @@ def test_real_multirun_then_aggregate(tmp_path: Path) -> None:
     assert got == [(1, "corrupted"), (3, "missing")]
     assert res.summary["run_dir"].nunique() == 2
     assert "lr_sweep" in res.figures and not res.figure_errors
+
+
+@pytest.mark.slow
+def test_optional_callback_aggregates_at_the_end_of_a_multirun(tmp_path):
+    """+hydra.callbacks.aggregate._target_=htsweep.aggregate.AggregateCallback writes the
+    sweep's tables when every job succeeded."""
+    import subprocess
+    import sys
+
+    sweep = tmp_path / "sweep"
+    proc = subprocess.run(
+        [sys.executable, "-m", "htsweep.train", "-m", "lr=0.1,1", "steps=1", "data.n=60", "data.d=12",
+         "model.h=16", "data.n_test=10", "device=cpu", "progress=false", f"hydra.sweep.dir={sweep}",
+         "+hydra.callbacks.aggregate._target_=htsweep.aggregate.AggregateCallback"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (sweep / "summary.parquet").exists() and (sweep / "aggregate.parquet").exists()
+    assert "2 completed" in proc.stderr
