@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -45,6 +44,7 @@ from hydra.experimental.callback import Callback
 
 from htsweep import figures as figs
 from htsweep import records
+from htsweep.records import atomic_write
 
 SUMMARY_FILE = "summary.parquet"
 AGGREGATE_FILE = "aggregate.parquet"
@@ -78,21 +78,6 @@ class AggregateError(RuntimeError):
 
 # --------------------------------------------------------------------------------------------
 # Writing
-
-
-def atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _write_frame(df: pd.DataFrame, path: Path) -> None:

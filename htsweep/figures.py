@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple
@@ -37,6 +35,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from htsweep.records import atomic_write
 
 EXTENSIONS = ("png", "pdf")
 DATA_EXTENSION = "csv"
@@ -155,19 +155,6 @@ def _figure(rows: int, cols: int, width: float, height: float) -> Tuple[Figure, 
     return fig, axes
 
 
-def _atomic(path: Path, write: Callable[[str], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save(fig: Figure, data: pd.DataFrame, out_dir: Path, name: str) -> List[Path]:
     """Write ``name``.png / .pdf (deterministic bytes: no timestamps) and the plotted data as
     ``name``.csv, each atomically."""
@@ -178,10 +165,10 @@ def save(fig: Figure, data: pd.DataFrame, out_dir: Path, name: str) -> List[Path
         fig.set_layout_engine("none")
     for ext in EXTENSIONS:
         path = Path(out_dir) / f"{name}.{ext}"
-        _atomic(path, lambda tmp, e=ext: fig.savefig(tmp, format=e, metadata=_SAVE_METADATA[e]))
+        atomic_write(path, lambda tmp, e=ext: fig.savefig(tmp, format=e, metadata=_SAVE_METADATA[e]))
         paths.append(path)
     path = Path(out_dir) / f"{name}.{DATA_EXTENSION}"
-    _atomic(path, lambda tmp: data.to_csv(tmp, index=False))
+    atomic_write(path, lambda tmp: data.to_csv(tmp, index=False))
     paths.append(path)
     return paths
 

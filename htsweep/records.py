@@ -14,7 +14,7 @@ import socket
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping
+from typing import Any, Callable, Dict, Iterable, List, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -37,7 +37,10 @@ _VERSIONED_PACKAGES = (
 )
 
 
-def _atomic(path: Path, write: Any) -> None:
+def atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``
+    (``os.replace``: readers see the old complete file or the new one, never a partial one)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -52,7 +55,7 @@ def _atomic(path: Path, write: Any) -> None:
 
 def write_table(table: pa.Table, path: Path) -> None:
     """Atomically write a pyarrow table as parquet."""
-    _atomic(path, lambda tmp: pq.write_table(table, tmp))
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def write_json(obj: Mapping[str, Any], path: Path) -> None:
@@ -63,7 +66,7 @@ def write_json(obj: Mapping[str, Any], path: Path) -> None:
             json.dump(_json_safe(obj), fh, indent=2, sort_keys=True, allow_nan=False)
             fh.write("\n")
 
-    _atomic(path, _write)
+    atomic_write(path, _write)
 
 
 def _json_safe(obj: Any) -> Any:
@@ -146,7 +149,7 @@ def write_overlaps(overlaps: Dict[int, Any], path: Path) -> None:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
 
-    _atomic(path, _write)
+    atomic_write(path, _write)
 
 
 def esd_table(steps: List[int], eigs: List[Any]) -> pa.Table:
