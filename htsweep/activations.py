@@ -20,6 +20,11 @@ def _tanh(z: Tensor) -> Tuple[Tensor, Tensor]:
     return s, torch.mul(s, s).neg_().add_(1.0)  # 1 - tanh^2, one temporary
 
 
+def _tanh_(z: Tensor) -> Tuple[Tensor, Tensor]:
+    s = z.tanh_()
+    return s, torch.mul(s, s).neg_().add_(1.0)
+
+
 def _sigmoid(z: Tensor) -> Tuple[Tensor, Tensor]:
     s = torch.sigmoid(z)
     return s, s - s * s
@@ -60,9 +65,31 @@ _VALUE: Dict[Activation, Callable[[Tensor], Tensor]] = {
 }
 
 
+_VALUE_INPLACE: Dict[Activation, Callable[[Tensor], Tensor]] = {
+    Activation.tanh: torch.Tensor.tanh_,
+    Activation.sigmoid: torch.Tensor.sigmoid_,
+    Activation.relu: torch.Tensor.relu_,
+    Activation.erf: torch.Tensor.erf_,
+    Activation.identity: lambda z: z,
+}
+
+
 def value(act: Activation, z: Tensor) -> Tensor:
     """sigma(z), element-wise."""
     return _VALUE[act](z)
+
+
+def value_(act: Activation, z: Tensor) -> Tensor:
+    """sigma(z), overwriting z where the activation has an in-place kernel (a temporary's
+    memory is reused: on the CPU this saves an n x h allocation and its page faults)."""
+    inplace = _VALUE_INPLACE.get(act)
+    return inplace(z) if inplace is not None else _VALUE[act](z)
+
+
+def value_and_grad_(act: Activation, z: Tensor) -> Tuple[Tensor, Tensor]:
+    """:func:`value_and_grad` that may overwrite z (for tanh, the only activation whose
+    derivative is computed from the value alone among those with an in-place kernel)."""
+    return _tanh_(z) if act is Activation.tanh else _VALUE_AND_GRAD[act](z)
 
 
 def value_and_grad(act: Activation, z: Tensor) -> Tuple[Tensor, Tensor]:

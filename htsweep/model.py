@@ -68,7 +68,7 @@ def preactivation(student: Student, W: Tensor, X: Tensor, extra_scale: float = 1
 def features(student: Student, W: Tensor, X: Tensor, extra_scale: float = 1.0) -> Tensor:
     """Post-activation features Z = sigma(c X W^T) / sqrt(h), (m x h): the rows of Z-bar^T
     in eq. (6).  ``extra_scale`` multiplies the pre-activation (see FeatureScale)."""
-    Z = activations.value(student.act, preactivation(student, W, X, extra_scale))
+    Z = activations.value_(student.act, preactivation(student, W, X, extra_scale))
     return Z.mul_(1.0 / math.sqrt(student.h))
 
 
@@ -92,7 +92,7 @@ def loss_and_grad(
 
     Two GEMMs of n*d*h multiply-adds each and a few element-wise passes over n x h."""
     n = X.shape[0]
-    S, dS = activations.value_and_grad(student.act, preactivation(student, W, X))
+    S, dS = activations.value_and_grad_(student.act, preactivation(student, W, X))
     inv_sqrt_h = 1.0 / math.sqrt(student.h)
     r = torch.mv(S, a).mul_(inv_sqrt_h).sub_(y)  # residual f - y, (n,)
     loss = torch.dot(r, r) / n

@@ -158,13 +158,14 @@ def spectral_metrics(ctx: ProbeContext, W: Tensor, update: Optional[Tensor]) -> 
 
 def norm_metrics(ctx: ProbeContext, W: Tensor, update: Optional[Tensor]) -> Dict[str, float]:
     """||W_t - W_0||_{2,F} and ||M_{t-1}||_F (nan before the first update)."""
+    if update is None:  # t = 0: W_t is W_0
+        return {"delta_w_spectral": 0.0, "delta_w_frobenius": 0.0}
     delta = W - ctx.W0
     row = {
         "delta_w_spectral": spectral_norm(delta),
         "delta_w_frobenius": float(torch.linalg.matrix_norm(delta.to(torch.float64), "fro")),
     }
-    if update is not None:
-        row["update_frobenius"] = float(torch.linalg.matrix_norm(update.to(torch.float64), "fro"))
+    row["update_frobenius"] = float(torch.linalg.matrix_norm(update.to(torch.float64), "fro"))
     return row
 
 

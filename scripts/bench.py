@@ -63,8 +63,8 @@ def counted_flops(spec, device_type: str) -> Dict[str, float]:
     spectra = 0.0
     for t in probes:
         spectra += gram_w + 2 * tridiag  # ESD values + top vector(s) of W
-        spectra += gram_w + tridiag  # ||W_t - W_0||_2
         if t > 0:
+            spectra += gram_w + tridiag  # ||W_t - W_0||_2 (0 at t = 0, not computed)
             spectra += gram_w + tridiag  # M_{t-1}: norm, top vectors
             if spec.probe.overlaps.value != "none":
                 spectra += 2 * (2.0 * big * small * k)  # U_k = W V_k / S for W and M
