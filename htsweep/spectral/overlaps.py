@@ -44,7 +44,7 @@ from typing import Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
-from htsweep.spectral.esd import ThinSVD, thin_svd
+from htsweep.spectral.esd import ThinSVD, thin_svd, top_svd
 
 # --------------------------------------------------------------------------------------------
 # Overlaps
@@ -155,21 +155,12 @@ def singular_vector_overlaps(
 
 def top_singular_values(A: Tensor, k: int = 5) -> Tensor:
     """The k largest singular values of A, descending (float64, from the smaller Gram)."""
-    A64 = A.to(torch.float64)
-    gram = A64.t() @ A64 if A.shape[1] <= A.shape[0] else A64 @ A64.t()
-    ev = torch.linalg.eigvalsh(gram)
-    return torch.flip(ev, [0])[:k].clamp_min(0.0).sqrt()
+    return top_svd(A, k).S
 
 
 def top_right_singular_vector(A: Tensor) -> Tensor:
     """v_1(A), unit norm, float64 (sign arbitrary)."""
-    A64 = A.to(torch.float64)
-    if A.shape[1] <= A.shape[0]:
-        _, vecs = torch.linalg.eigh(A64.t() @ A64)
-        return vecs[:, -1]
-    _, vecs = torch.linalg.eigh(A64 @ A64.t())
-    v = A64.t() @ vecs[:, -1]
-    return v / torch.linalg.vector_norm(v)
+    return top_svd(A, 1).V[:, 0]
 
 
 def alignment(v: Tensor, beta: Tensor) -> float:
