@@ -213,6 +213,53 @@ def test_killed_task_resumes_when_the_sweep_is_relaunched(slurm_cluster: None, t
     assert not (victim / "checkpoint.pt").exists() and not (victim / "claim.json").exists()
 
 
+@pytest.mark.slurm
+def test_requeued_task_resumes_from_its_checkpoint(slurm_cluster: None, tmp_path: Path) -> None:
+    """SIGUSR2 (what Slurm sends before the time limit) to a running task: htsweep checkpoints
+    and hands the signal to submitit, which requeues the task; the requeued task resumes from
+    the checkpoint, and the launching command sees one completed sweep, with the same metrics as
+    an uninterrupted run of the same point."""
+    sweep_dir = tmp_path / "sweep"
+    job_name = f"htsweep-requeue-{uuid.uuid4().hex[:8]}"
+    cmd: List[str] = [
+        sys.executable, "-m", "htsweep.train", "-m",
+        *CPU_SLURM, f"hydra.launcher.name={job_name}", "hydra.launcher.max_num_timeout=2",
+        *LONG_RUN, "lr=0.5", f"hydra.sweep.dir={sweep_dir}",
+    ]  # fmt: skip
+    launch = subprocess.Popen(cmd, cwd=ROOT, text=True, env=_clean_env(), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        claim = sweep_dir / "0" / "claim.json"
+        deadline = time.monotonic() + SWEEP_TIMEOUT_S
+        while not claim.exists() and time.monotonic() < deadline and launch.poll() is None:
+            time.sleep(0.2)
+        assert claim.exists(), "the task did not start within the time limit"
+        time.sleep(0.5)
+        task = json.loads(claim.read_text())["slurm_task"]
+        subprocess.run(["scancel", "--signal=USR2", task], capture_output=True, timeout=SMALL_TIMEOUT_S, check=True)
+        out, err = launch.communicate(timeout=SWEEP_TIMEOUT_S)
+    finally:
+        if launch.poll() is None:
+            launch.kill()
+        subprocess.run(["scancel", f"--name={job_name}"], capture_output=True, timeout=SMALL_TIMEOUT_S)
+    record = json.loads((sweep_dir / "0" / "run.json").read_text())
+    if record.get("resumed_from_step") is None and record["status"] == "completed":
+        pytest.skip("the task completed before SIGUSR2 reached it (machine too fast for this test)")
+    assert launch.returncode == 0, f"{out}\n{err}"
+    assert record["status"] == "completed" and record["resumed_from_step"] > 0
+    import pandas as pd
+
+    resumed = pd.read_parquet(sweep_dir / "0" / "metrics.parquet").drop(columns="elapsed_s")
+    fresh_dir = tmp_path / "fresh"
+    fresh = subprocess.run(
+        [sys.executable, "-m", "htsweep.train", *LONG_RUN, "lr=0.5", f"hydra.run.dir={fresh_dir}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=SWEEP_TIMEOUT_S, env=_clean_env(),
+    )  # fmt: skip
+    assert fresh.returncode == 0, fresh.stderr
+    reference = pd.read_parquet(fresh_dir / "metrics.parquet").drop(columns="elapsed_s")
+    pd.testing.assert_frame_equal(resumed, reference)
+
+
 # ---------------------------------------------------------------------------------------------
 # The launcher presets, composed without running anything.
 
