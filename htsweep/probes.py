@@ -23,11 +23,10 @@ from htsweep.spectral import (
     PhaseThresholds,
     esd_report,
     singular_vector_overlaps,
-    Spectrum,
     ThinSVD,
-    esd_eigenvalues,
     spectral_norm,
     spectrum,
+    spectrum_and_top_svd,
     spectrum_from_svd,
     tail_comparison,
     thin_svd,
@@ -131,8 +130,8 @@ def spectral_metrics(ctx: ProbeContext, W: Tensor, update: Optional[Tensor]) -> 
             full = singular_vector_overlaps(W, update, k=k, full=True, svd_W=sW, svd_M=sM)
             out.overlap_u, out.overlap_v = full.O_U, full.O_V
         else:  # the summaries need only the top-k triplets
-            sW, sM = top_svd(W, k), top_svd(update, k)
-            spec = Spectrum(eigs=esd_eigenvalues(W), v1=sW.V[:, 0])
+            spec, sW = spectrum_and_top_svd(W, k)
+            sM = top_svd(update, k)
         # Summaries of the leading k x k block of O (the same numbers in both modes).
         top = top_block(sW, k), top_block(sM, k)
         ov = singular_vector_overlaps(W, update, k=k, full=False, svd_W=top[0], svd_M=top[1])
@@ -160,10 +159,10 @@ def norm_metrics(ctx: ProbeContext, W: Tensor, update: Optional[Tensor]) -> Dict
     """||W_t - W_0||_{2,F} and ||M_{t-1}||_F (nan before the first update)."""
     if update is None:  # t = 0: W_t is W_0
         return {"delta_w_spectral": 0.0, "delta_w_frobenius": 0.0}
-    delta = W - ctx.W0
+    delta = (W - ctx.W0).to(torch.float64)
     row = {
         "delta_w_spectral": spectral_norm(delta),
-        "delta_w_frobenius": float(torch.linalg.matrix_norm(delta.to(torch.float64), "fro")),
+        "delta_w_frobenius": float(torch.linalg.matrix_norm(delta, "fro")),
     }
     row["update_frobenius"] = float(torch.linalg.matrix_norm(update.to(torch.float64), "fro"))
     return row

@@ -14,6 +14,7 @@ from htsweep.spectral.esd import (
     esd_eigenvalues,
     spectral_norm,
     spectrum,
+    spectrum_and_top_svd,
     spectrum_from_svd,
     thin_svd,
     top_svd,
@@ -58,6 +59,7 @@ from htsweep.spectral.powerlaw import (
 from htsweep.spectral.report import ESDReport, StepAnalysis, esd_report, step_analysis
 
 __all__ = [
+    "spectrum_and_top_svd",
     "eigvalsh",
     "top_eigh",
     "top_svd",

@@ -90,36 +90,47 @@ def top_eigh(G: Tensor, k: int) -> tuple[Tensor, Tensor]:
     return torch.flip(vals, [0]), torch.flip(vecs, [1])
 
 
+def _svd_from_gram_eigh(A: Tensor, evals: Tensor, evecs: Tensor, right: bool, rank: int) -> ThinSVD:
+    """Singular triplets of A from eigenpairs (values descending) of its smaller Gram matrix:
+    S = sqrt(evals), and the other factor A V / S (right) or A^T U / S.  Triplets with
+    s_j <= rank * eps * s_1 get a zero vector in the derived factor."""
+    evecs = evecs.to(A.device)
+    S = evals.to(A.device).clamp_min(0.0).sqrt()
+    tol = float(S[0]) * rank * torch.finfo(torch.float64).eps if S.numel() else 0.0
+    inv = torch.where(S > tol, S.reciprocal(), torch.zeros_like(S))
+    A64 = A.to(torch.float64)
+    if right:
+        return ThinSVD(U=(A64 @ evecs).mul_(inv.unsqueeze(0)), S=S, V=evecs)
+    return ThinSVD(U=evecs, S=S, V=(A64.t() @ evecs).mul_(inv.unsqueeze(0)))
+
+
 def top_svd(A: Tensor, k: int) -> ThinSVD:
     """The k leading singular triplets of A (h x d) as a :class:`ThinSVD` with k columns,
     from the k top eigenpairs of the smaller Gram matrix (see :func:`thin_svd`)."""
-    gram, right = _small_gram(A)
-    evals, evecs = top_eigh(gram, k)
-    S = evals.clamp_min(0.0).sqrt()
-    tol = float(S[0]) * max(A.shape) * torch.finfo(torch.float64).eps if S.numel() else 0.0
-    inv = torch.where(S > tol, S.reciprocal(), torch.zeros_like(S)).to(A.device)
-    A64 = A.to(torch.float64)
-    evecs = evecs.to(A.device)
-    if right:
-        return ThinSVD(U=(A64 @ evecs).mul_(inv.unsqueeze(0)), S=S.to(A.device), V=evecs)
-    return ThinSVD(U=evecs, S=S.to(A.device), V=(A64.t() @ evecs).mul_(inv.unsqueeze(0)))
+    gram_, right = _small_gram(A)
+    evals, evecs = top_eigh(gram_, k)
+    return _svd_from_gram_eigh(A, evals, evecs, right, max(A.shape))
+
+
+def spectrum_and_top_svd(W: Tensor, k: int) -> tuple[Spectrum, ThinSVD]:
+    """The ESD of W^T W (all eigenvalues, ascending, float64) and W's k leading singular
+    triplets, from one float64 Gram matrix: on the CPU one ?syevr call for the values and one
+    for the k pairs (cheaper than a full eigh); elsewhere one full eigh."""
+    gram_, right = _small_gram(W)
+    if gram_.device.type == "cpu":
+        eigs = eigvalsh(gram_)
+        evals, evecs = top_eigh(gram_, k)
+    else:
+        eigs, vecs = torch.linalg.eigh(gram_)
+        n, k = eigs.numel(), min(k, eigs.numel())
+        evals, evecs = torch.flip(eigs[n - k :], [0]), torch.flip(vecs[:, n - k :], [1])
+    svd = _svd_from_gram_eigh(W, evals, evecs, right, max(W.shape))
+    return Spectrum(eigs=eigs.clamp_min(0.0), v1=svd.V[:, 0]), svd
 
 
 def spectrum(W: Tensor) -> Spectrum:
     """Eigenvalues of W^T W (ascending, float64) and W's top right singular vector."""
-    gram, right = _small_gram(W)
-    if gram.device.type == "cpu":  # all values + one vector: cheaper than a full eigh here
-        eigs = eigvalsh(gram)
-        top = top_eigh(gram, 1)[1][:, 0]
-    else:
-        eigs, vecs = torch.linalg.eigh(gram)
-        top = vecs[:, -1]
-    if right:
-        v1 = top
-    else:  # top left singular vector u1 -> v1 = W^T u1 / s1
-        v1 = W.to(torch.float64).t() @ top
-        v1 = v1 / torch.linalg.vector_norm(v1)
-    return Spectrum(eigs=eigs.clamp_min_(0.0), v1=v1)
+    return spectrum_and_top_svd(W, 1)[0]
 
 
 def esd_eigenvalues(W: Tensor, dtype: torch.dtype = torch.float64) -> Tensor:
@@ -144,22 +155,11 @@ def thin_svd(A: Tensor) -> ThinSVD:
     With G = A^T A = V diag(S^2) V^T (d <= h), U = A V diag(1/S); symmetrically with A A^T when
     h < d.  Eigenvectors of a Gram matrix are determined up to sign (and up to rotation inside
     a repeated eigenvalue); squared overlaps (App. C) do not see the sign."""
-    gram, right = _small_gram(A)
-    evals, evecs = torch.linalg.eigh(gram)  # ascending
-    evals = torch.flip(evals, [0]).clamp_min_(0.0)
-    evecs = torch.flip(evecs, [1])
-    S = evals.sqrt()
-    b = S.numel()
-    tol = float(S[0]) * b * torch.finfo(torch.float64).eps if b else 0.0
-    inv = torch.where(S > tol, S.reciprocal(), torch.zeros_like(S))
-    A64 = A.to(torch.float64)
-    if right:
-        V = evecs
-        U = (A64 @ V).mul_(inv.unsqueeze(0))
-    else:
-        U = evecs
-        V = (A64.t() @ U).mul_(inv.unsqueeze(0))
-    return ThinSVD(U=U, S=S, V=V)
+    gram_, right = _small_gram(A)
+    evals, evecs = torch.linalg.eigh(gram_)  # ascending
+    return _svd_from_gram_eigh(
+        A, torch.flip(evals, [0]), torch.flip(evecs, [1]), right, min(A.shape)
+    )
 
 
 def spectrum_from_svd(svd: ThinSVD) -> Spectrum:
