@@ -220,14 +220,13 @@ def _only_hydra_files(path: Path) -> bool:
 def hydra_main(cfg: DictConfig) -> None:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        resolve_device(to_spec(cfg).device)
+        run_and_record(cfg, out_dir)  # validates first: a ConfigError comes before any write
     except ConfigError:
         # A sweep point the pre-flight did not see (e.g. set inside an experiment file):
         # leave no directory behind for it.
         if _only_hydra_files(out_dir):
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
-    run_and_record(cfg, out_dir)
 
 
 def _first_line(text: str) -> str:
