@@ -4,4 +4,13 @@ Reference: V. Kothapalli, T. Pang, S. Deng, Z. Liu, Y. Yang, "From Spikes to Hea
 Unveiling the Spectral Evolution of Neural Networks" (the paper, cited by section / equation).
 """
 
+import os
+
+# SciPy's OpenBLAS (the ?syrk Gram matrices, the eigensolvers) and torch's own BLAS run on the
+# same cores one after the other.  After each call OpenBLAS's worker threads spin-wait for
+# 2^28 cycles (~0.1 s) by default, and a torch GEMM started in that window runs 30-60% slower
+# on a 2-core machine (scripts/bench.py measures it).  2^4 cycles makes them sleep at once.
+# Set before numpy/scipy load their OpenBLAS; a value the user exported wins.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
 __version__ = "0.1.0"

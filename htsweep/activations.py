@@ -1,8 +1,9 @@
 """Point-wise activations with their derivatives, as pure functions of tensors.
 
 The student needs sigma and sigma' (eq. 8); the teacher link sigma_* of eq. (1) only needs
-sigma.  ``value_and_grad`` returns both from one pass where the derivative is cheap to derive
-from the value (tanh, sigmoid), which keeps the training step's element-wise work low.
+sigma.  For tanh and sigmoid the derivative is a function of the value, so the training step
+overwrites sigma(z) with r * sigma'(z) in one fused pass (``scale_by_grad_from_value_``) and
+keeps a single n x h buffer.
 """
 
 from __future__ import annotations
@@ -18,11 +19,6 @@ from htsweep.config import Activation
 def _tanh(z: Tensor) -> Tuple[Tensor, Tensor]:
     s = torch.tanh(z)
     return s, torch.mul(s, s).neg_().add_(1.0)  # 1 - tanh^2, one temporary
-
-
-def _tanh_(z: Tensor) -> Tuple[Tensor, Tensor]:
-    s = z.tanh_()
-    return s, torch.mul(s, s).neg_().add_(1.0)
 
 
 def _sigmoid(z: Tensor) -> Tuple[Tensor, Tensor]:
@@ -86,10 +82,23 @@ def value_(act: Activation, z: Tensor) -> Tensor:
     return inplace(z) if inplace is not None else _VALUE[act](z)
 
 
-def value_and_grad_(act: Activation, z: Tensor) -> Tuple[Tensor, Tensor]:
-    """:func:`value_and_grad` that may overwrite z (for tanh, the only activation whose
-    derivative is computed from the value alone among those with an in-place kernel)."""
-    return _tanh_(z) if act is Activation.tanh else _VALUE_AND_GRAD[act](z)
+# sigma'(z) as a function of s = sigma(z), fused with the multiplication by an upstream
+# gradient g: torch's own backward kernels, g (1 - s^2) and g s (1 - s), one element-wise pass.
+_BACKWARD_FROM_VALUE = {
+    Activation.tanh: torch.ops.aten.tanh_backward.grad_input,
+    Activation.sigmoid: torch.ops.aten.sigmoid_backward.grad_input,
+}
+
+
+def grad_from_value(act: Activation) -> bool:
+    """Whether :func:`scale_by_grad_from_value_` applies (sigma' is a function of sigma)."""
+    return act in _BACKWARD_FROM_VALUE
+
+
+def scale_by_grad_from_value_(act: Activation, s: Tensor, g: Tensor) -> Tensor:
+    """g * sigma'(z) computed from s = sigma(z) alone, written over s (tanh and sigmoid).
+    ``g`` broadcasts against s (e.g. an (n, 1) column of per-sample residuals)."""
+    return _BACKWARD_FROM_VALUE[act](g.expand_as(s), s, grad_input=s)
 
 
 def value_and_grad(act: Activation, z: Tensor) -> Tuple[Tensor, Tensor]:

@@ -92,12 +92,18 @@ def loss_and_grad(
 
     Two GEMMs of n*d*h multiply-adds each and a few element-wise passes over n x h."""
     n = X.shape[0]
-    S, dS = activations.value_and_grad_(student.act, preactivation(student, W, X))
     inv_sqrt_h = 1.0 / math.sqrt(student.h)
-    r = torch.mv(S, a).mul_(inv_sqrt_h).sub_(y)  # residual f - y, (n,)
+    Z = preactivation(student, W, X)
+    if activations.grad_from_value(student.act):  # one n x h buffer: Z, then S, then dS
+        S = activations.value_(student.act, Z)
+        r = torch.mv(S, a).mul_(inv_sqrt_h).sub_(y)  # residual f - y, (n,)
+        dS = activations.scale_by_grad_from_value_(student.act, S, r.unsqueeze(1))
+    else:
+        S, dS = activations.value_and_grad(student.act, Z)
+        r = torch.mv(S, a).mul_(inv_sqrt_h).sub_(y)
+        del S, Z
+        dS.mul_(r.unsqueeze(1))  # (f - y)_i sigma'(.)_ij
     loss = torch.dot(r, r) / n
-    del S
-    dS.mul_(r.unsqueeze(1))  # (f - y)_i sigma'(.)_ij
     G = torch.mm(dS.t(), X)  # (h x d)
     G.mul_((a * (2.0 * student.preact_scale * inv_sqrt_h / n)).unsqueeze(1))
     return loss, G

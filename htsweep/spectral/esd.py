@@ -12,11 +12,14 @@ costs one GEMM and one symmetric eigensolver, 2-3x less than an SVD of W (LAPACK
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse.linalg
 import torch
+from scipy.linalg import lapack
 from torch import Tensor
 
 from htsweep.linalg import gram
@@ -90,6 +93,72 @@ def top_eigh(G: Tensor, k: int) -> tuple[Tensor, Tensor]:
     return torch.flip(vals, [0]), torch.flip(vecs, [1])
 
 
+def eigvalsh_and_top_eigh(G: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
+    """All eigenvalues of the symmetric G (ascending) and its k largest eigenpairs (values
+    descending, vectors n x k) from *one* tridiagonal reduction.
+
+    On the CPU: LAPACK ?sytrd reduces G = Q T Q^T (the only O(n^3) stage); ?sterf gives every
+    eigenvalue of T; ?stebz + ?stein the k top eigenvectors z of T; ?ormqr applies the
+    Householder reflectors of Q to them (G's vectors are Q z).  This is what ?syevr does for a
+    subset of pairs, minus a second reduction for the values (Golub & Van Loan, Matrix
+    Computations, 4th ed., Sec. 8.3 and 8.4).  Elsewhere one full torch eigh."""
+    n = G.shape[0]
+    k = min(k, n)
+    if G.device.type != "cpu" or n < 3:
+        vals, vecs = torch.linalg.eigh(G) if G.device.type != "cpu" else _dense_eigh(G)
+        return vals, torch.flip(vals[n - k :], [0]), torch.flip(vecs[:, n - k :], [1])
+    A = G.numpy()
+    lwork = int(lapack.dsytrd_lwork(n, lower=1)[0])
+    # lower=1: Q = H(1) ... H(n-1), the vector of H(i) below the sub-diagonal of column i, so
+    # Q = diag(1, Q') with Q' the QR-form product of the reflectors in c[1:, :n-1] (?ormtr).
+    c, diag, off, tau, info = lapack.dsytrd(A, lower=1, lwork=max(lwork, 1))
+    if info != 0:
+        raise np.linalg.LinAlgError(f"?sytrd failed (info={info})")
+    vals = scipy.linalg.eigvalsh_tridiagonal(diag, off, lapack_driver="sterf", check_finite=False)
+    _, z = scipy.linalg.eigh_tridiagonal(
+        diag, off, select="i", select_range=(n - k, n - 1), check_finite=False
+    )
+    z = np.asfortranarray(z)
+    qz, _, info = lapack.dormqr("L", "N", c[1:, : n - 1], tau[: n - 1], z[1:], max(64 * k, 1))
+    if info != 0:
+        raise np.linalg.LinAlgError(f"?ormqr failed (info={info})")
+    z[1:] = qz
+    vals_t = torch.from_numpy(np.ascontiguousarray(vals))
+    vecs = torch.from_numpy(z[:, ::-1].copy())
+    return vals_t, torch.flip(vals_t[n - k :], [0]), vecs
+
+
+def _dense_eigh(G: Tensor) -> tuple[Tensor, Tensor]:
+    vals, vecs = scipy.linalg.eigh(G.numpy(), check_finite=False)
+    return torch.from_numpy(vals), torch.from_numpy(vecs)
+
+
+# A fixed, generic start vector for the Lanczos iteration (ARPACK's own random start changes
+# from call to call within a process, which would make metrics differ in the last bit).
+_LANCZOS_START_SEED = 20240917
+
+
+def top_eigenvalue(G: Tensor) -> float:
+    """The largest eigenvalue of the symmetric positive semi-definite G.
+
+    On the CPU for n > 64: implicitly restarted Lanczos (ARPACK ?saupd through SciPy) with
+    tolerance 0, i.e. converged to machine precision (|error| <~ eps ||G||), from a fixed
+    pseudo-random start; a few matrix-vector products when the top eigenvalue stands apart,
+    against an O(n^3) tridiagonal reduction for a dense eigensolver.  Falls back to ?syevr if
+    ARPACK does not converge.  Elsewhere (and for small n) a dense eigensolver."""
+    n = G.shape[0]
+    if G.device.type == "cpu" and n > 64:
+        v0 = np.random.default_rng(_LANCZOS_START_SEED).standard_normal(n)
+        try:
+            vals = scipy.sparse.linalg.eigsh(
+                G.numpy(), k=1, which="LA", tol=0, v0=v0, return_eigenvectors=False
+            )
+            return float(vals[0])
+        except scipy.sparse.linalg.ArpackNoConvergence:
+            pass
+    return float(top_eigh(G, 1)[0][0])
+
+
 def _svd_from_gram_eigh(A: Tensor, evals: Tensor, evecs: Tensor, right: bool, rank: int) -> ThinSVD:
     """Singular triplets of A from eigenpairs (values descending) of its smaller Gram matrix:
     S = sqrt(evals), and the other factor A V / S (right) or A^T U / S.  Triplets with
@@ -114,16 +183,10 @@ def top_svd(A: Tensor, k: int) -> ThinSVD:
 
 def spectrum_and_top_svd(W: Tensor, k: int) -> tuple[Spectrum, ThinSVD]:
     """The ESD of W^T W (all eigenvalues, ascending, float64) and W's k leading singular
-    triplets, from one float64 Gram matrix: on the CPU one ?syevr call for the values and one
-    for the k pairs (cheaper than a full eigh); elsewhere one full eigh."""
+    triplets, from one float64 Gram matrix and one tridiagonal reduction
+    (:func:`eigvalsh_and_top_eigh`)."""
     gram_, right = _small_gram(W)
-    if gram_.device.type == "cpu":
-        eigs = eigvalsh(gram_)
-        evals, evecs = top_eigh(gram_, k)
-    else:
-        eigs, vecs = torch.linalg.eigh(gram_)
-        n, k = eigs.numel(), min(k, eigs.numel())
-        evals, evecs = torch.flip(eigs[n - k :], [0]), torch.flip(vecs[:, n - k :], [1])
+    eigs, evals, evecs = eigvalsh_and_top_eigh(gram_, k)
     svd = _svd_from_gram_eigh(W, evals, evecs, right, max(W.shape))
     return Spectrum(eigs=eigs.clamp_min(0.0), v1=svd.V[:, 0]), svd
 
@@ -168,6 +231,7 @@ def spectrum_from_svd(svd: ThinSVD) -> Spectrum:
 
 
 def spectral_norm(A: Tensor) -> float:
-    """||A||_2 = largest singular value, from the float64 Gram of the smaller side."""
+    """||A||_2 = largest singular value, from the float64 Gram of the smaller side
+    (:func:`top_eigenvalue`: Lanczos on the CPU)."""
     gram, _ = _small_gram(A)
-    return float(top_eigh(gram, 1)[0][0].clamp_min(0.0).sqrt())
+    return math.sqrt(max(top_eigenvalue(gram), 0.0))
