@@ -9,8 +9,9 @@ import os
 # SciPy's OpenBLAS (the ?syrk Gram matrices, the eigensolvers) and torch's own BLAS run on the
 # same cores one after the other.  After each call OpenBLAS's worker threads spin-wait for
 # 2^28 cycles (~0.1 s) by default, and a torch GEMM started in that window runs 30-60% slower
-# on a 2-core machine (scripts/bench.py measures it).  2^4 cycles makes them sleep at once.
-# Set before numpy/scipy load their OpenBLAS; a value the user exported wins.
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+# on a 2-core machine.  2^18 cycles (~0.1 ms) still bridges the gaps between the many small
+# BLAS calls inside one LAPACK routine (?sytrd slows by half at 2^4) but frees the cores before
+# the next torch kernel.  Set before numpy/scipy load OpenBLAS; a value the user exported wins.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "18")
 
 __version__ = "0.1.0"

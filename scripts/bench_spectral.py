@@ -34,6 +34,7 @@ import time
 import warnings
 from typing import Callable, Dict, List, Tuple, TypeVar
 
+import htsweep  # noqa: F401  (first: sets OpenBLAS's thread timeout before numpy loads it)
 import torch
 
 from htsweep import model
