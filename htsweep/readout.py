@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from scipy.linalg import lapack
 from torch import Tensor
 
 from htsweep.linalg import gram
@@ -45,13 +46,20 @@ def ridge_solve(mom: Moments, reg_lambda: float) -> Tensor:
     h = mom.gram.shape[0]
     A = mom.gram.clone()
     A.diagonal().add_(reg_lambda * mom.n / h)
-    L, info = torch.linalg.cholesky_ex(A)
-    if int(info) != 0:
-        raise FloatingPointError(
-            "ridge readout: Z^T Z + (reg_lambda n / h) I is not positive definite "
-            "(non-finite features?)"
-        )
-    return torch.cholesky_solve(mom.zy.unsqueeze(1), L).squeeze(1)
+    if A.device.type == "cpu":  # LAPACK ?potrf/?potrs on the BLAS that formed the Gram
+        # A is symmetric, so its row-major buffer is the column-major A: no copy.
+        c, info = lapack.dpotrf(A.numpy().T, lower=0, clean=0, overwrite_a=1)
+        if info == 0:
+            x, info = lapack.dpotrs(c, mom.zy.numpy(), lower=0)
+            return torch.from_numpy(x)
+    else:
+        L, info = torch.linalg.cholesky_ex(A)
+        if int(info) == 0:
+            return torch.cholesky_solve(mom.zy.unsqueeze(1), L).squeeze(1)
+    raise FloatingPointError(
+        "ridge readout: Z^T Z + (reg_lambda n / h) I is not positive definite "
+        "(non-finite features?)"
+    )
 
 
 def kta(mom: Moments) -> float:
