@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from scipy.linalg import lapack
 from torch import Tensor
@@ -47,15 +48,19 @@ def ridge_solve(mom: Moments, reg_lambda: float) -> Tensor:
     A = mom.gram.clone()
     A.diagonal().add_(reg_lambda * mom.n / h)
     if A.device.type == "cpu":  # LAPACK ?potrf/?potrs on the BLAS that formed the Gram
-        # A is symmetric, so its row-major buffer is the column-major A: no copy.
+        # A is symmetric, so its row-major buffer is the column-major A: no copy.  ?potrf
+        # need not notice a NaN off its diagonal blocks, hence the explicit check.
         c, info = lapack.dpotrf(A.numpy().T, lower=0, clean=0, overwrite_a=1)
         if info == 0:
             x, info = lapack.dpotrs(c, mom.zy.numpy(), lower=0)
-            return torch.from_numpy(x)
+            if info == 0 and np.isfinite(x).all():
+                return torch.from_numpy(x)
     else:
         L, info = torch.linalg.cholesky_ex(A)
         if int(info) == 0:
-            return torch.cholesky_solve(mom.zy.unsqueeze(1), L).squeeze(1)
+            x = torch.cholesky_solve(mom.zy.unsqueeze(1), L).squeeze(1)
+            if bool(torch.isfinite(x).all()):
+                return x
     raise FloatingPointError(
         "ridge readout: Z^T Z + (reg_lambda n / h) I is not positive definite "
         "(non-finite features?)"
