@@ -101,11 +101,11 @@ def eigvalsh_and_top_eigh(G: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
     eigenvalue of T; ?stebz + ?stein the k top eigenvectors z of T; ?ormqr applies the
     Householder reflectors of Q to them (G's vectors are Q z).  This is what ?syevr does for a
     subset of pairs, minus a second reduction for the values (Golub & Van Loan, Matrix
-    Computations, 4th ed., Sec. 8.3 and 8.4).  Elsewhere one full torch eigh."""
+    Computations, 4th ed., Sec. 8.3 and 8.4).  Elsewhere (and for n < 3) one full torch eigh."""
     n = G.shape[0]
     k = min(k, n)
-    if G.device.type != "cpu" or n < 3:
-        vals, vecs = torch.linalg.eigh(G) if G.device.type != "cpu" else _dense_eigh(G)
+    if G.device.type != "cpu" or n < 3:  # (n < 3: no reflectors to apply)
+        vals, vecs = torch.linalg.eigh(G)
         return vals, torch.flip(vals[n - k :], [0]), torch.flip(vecs[:, n - k :], [1])
     A = G.numpy()
     lwork = int(lapack.dsytrd_lwork(n, lower=1)[0])
@@ -126,11 +126,6 @@ def eigvalsh_and_top_eigh(G: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
     vals_t = torch.from_numpy(np.ascontiguousarray(vals))
     vecs = torch.from_numpy(z[:, ::-1].copy())
     return vals_t, torch.flip(vals_t[n - k :], [0]), vecs
-
-
-def _dense_eigh(G: Tensor) -> tuple[Tensor, Tensor]:
-    vals, vecs = scipy.linalg.eigh(G.numpy(), check_finite=False)
-    return torch.from_numpy(vals), torch.from_numpy(vecs)
 
 
 # A fixed, generic start vector for the Lanczos iteration (ARPACK's own random start changes
