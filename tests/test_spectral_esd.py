@@ -92,3 +92,27 @@ def test_lanczos_top_eigenvalue_equals_dense(case):
 def test_lanczos_is_deterministic():
     A = torch.randn(500, 400, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     assert len({spectral_norm(A) for _ in range(3)}) == 1
+
+
+def test_degenerate_matrices():
+    """A zero matrix (W_t - W_0 when updates underflow), a scaled partial identity (every
+    singular value repeated) and a matrix with zero columns go through both solvers."""
+    zero = torch.zeros(300, 200, dtype=torch.float64)
+    assert spectral_norm(zero) == 0.0
+    spec, svd = spectrum_and_top_svd(zero, 5)
+    assert float(spec.eigs.abs().max()) == 0.0 and float(svd.S.abs().max()) == 0.0
+    assert float(svd.U.abs().max()) == 0.0  # direction undetermined: zero vectors, not noise
+
+    eye = 3.0 * torch.eye(300, dtype=torch.float64)[:, :200]
+    assert spectral_norm(eye) == pytest.approx(3.0, rel=1e-14)
+    spec, svd = spectrum_and_top_svd(eye, 5)
+    np.testing.assert_allclose(spec.eigs.numpy(), 9.0, rtol=1e-14)
+    np.testing.assert_allclose((eye @ svd.V).numpy(), (svd.U * svd.S).numpy(), atol=1e-13)
+
+    A = spiked(300, 200, 2.0, seed=9)
+    A[:, 150:] = 0.0  # rank 150: the Gram splits into blocks
+    S = torch.linalg.svdvals(A)
+    assert spectral_norm(A) == pytest.approx(float(S[0]), rel=1e-12)
+    spec, svd = spectrum_and_top_svd(A, 5)
+    np.testing.assert_allclose(svd.S.numpy(), S[:5].numpy(), rtol=1e-12)
+    assert float(spec.eigs[:50].max()) <= 1e-12 * float(spec.eigs[-1])  # the 50 zero columns

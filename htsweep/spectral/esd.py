@@ -140,7 +140,7 @@ def top_eigenvalue(G: Tensor) -> float:
     tolerance 0, i.e. converged to machine precision (|error| <~ eps ||G||), from a fixed
     pseudo-random start; a few matrix-vector products when the top eigenvalue stands apart,
     against an O(n^3) tridiagonal reduction for a dense eigensolver.  Falls back to ?syevr if
-    ARPACK does not converge.  Elsewhere (and for small n) a dense eigensolver."""
+    ARPACK fails (no convergence; a zero matrix, e.g. W_t - W_0 when no update has moved W).  Elsewhere (and for small n) a dense eigensolver."""
     n = G.shape[0]
     if G.device.type == "cpu" and n > 64:
         v0 = np.random.default_rng(_LANCZOS_START_SEED).standard_normal(n)
@@ -149,7 +149,7 @@ def top_eigenvalue(G: Tensor) -> float:
                 G.numpy(), k=1, which="LA", tol=0, v0=v0, return_eigenvectors=False
             )
             return float(vals[0])
-        except scipy.sparse.linalg.ArpackNoConvergence:
+        except scipy.sparse.linalg.ArpackError:  # no convergence, or G v0 = 0 (e.g. G = 0)
             pass
     return float(top_eigh(G, 1)[0][0])
 
