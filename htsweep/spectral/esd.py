@@ -193,7 +193,8 @@ def spectrum(W: Tensor) -> Spectrum:
 
 def esd_eigenvalues(W: Tensor, dtype: torch.dtype = torch.float64) -> Tensor:
     """The ESD alone: eigenvalues of W^T W (non-zero part), ascending, clamped at 0, returned
-    as float64 (one GEMM and one eigvalsh, about half the cost of :func:`spectrum`).
+    as float64 (one Gram and one eigvalsh: :func:`spectrum` adds only the top vector's
+    lower-order work to the same single tridiagonal reduction).
 
     ``dtype=torch.float32`` computes Gram and eigenvalues in single precision, ~2x faster on a
     CPU; the eigenvalues then carry an absolute error ~1e-7 lambda_max (relative ~1e-5 in the
