@@ -14,4 +14,4 @@ import os
 # the next torch kernel.  Set before numpy/scipy load OpenBLAS; a value the user exported wins.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "18")
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -11,10 +11,22 @@ from __future__ import annotations
 import math
 from typing import Callable, Dict, Tuple
 
+from enum import Enum
+
 import torch
 from torch import Tensor
 
-from htsweep.config import Activation
+
+class Activation(str, Enum):
+    """Point-wise non-linearities for the student (sigma) and the teacher link (sigma_*)."""
+
+    tanh = "tanh"
+    relu = "relu"
+    sigmoid = "sigmoid"
+    softplus = "softplus"
+    identity = "identity"
+    erf = "erf"
+
 
 def _tanh(z: Tensor) -> Tuple[Tensor, Tensor]:
     s = torch.tanh(z)

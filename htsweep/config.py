@@ -1,67 +1,60 @@
-"""Typed run configuration, registered in Hydra's ConfigStore.
+"""The run configuration: the top-level schema, its registration in Hydra's ConfigStore,
+smoke shrinking and the conversion of a composed config into typed objects.
 
-Every YAML group under ``conf/`` (data, activation, optimizer, lr_schedule, weight_norm)
-merges into one of the dataclasses below, so a wrong key or a value of the wrong type fails
-while Hydra composes the config.  Value ranges (``lr > 0``, ``n >= 1`` ...) are checked in
-``__post_init__``, which runs when :func:`to_spec` turns the composed config into objects.
+Config groups and their options (``htsweep/conf/<group>/<option>.yaml``, each selecting the
+schema ``<option>_schema`` registered below from the option's module):
 
-Field names follow the symbols of Kothapalli et al., "From Spikes to Heavy Tails" (Sec. 3):
-``n``, ``d``, ``h``, ``lr`` (eta), ``reg_lambda`` (lambda), ``label_noise_std`` (rho_e).
+    data         htsweep.data.SOURCES                  (single_index)
+    model        htsweep.models.MODELS                 (two_layer)
+    loss         htsweep.losses.LOSSES                 (mse)
+    optimizer    htsweep.optim.OPTIMIZERS              (gd, adam)
+    lr_schedule  htsweep.optim.SCHEDULES               (constant, step)
+    weight_norm  htsweep.optim.CONSTRAINTS             (none, frobenius)
+    noise        htsweep.optim.PERTURBATIONS           (none)
+
+Each option's defaults live in its dataclass only, so a GD run carries (and hashes) no Adam
+fields.  Value ranges are checked in ``__post_init__`` when :func:`to_spec` builds the objects;
+a bad value raises :class:`~htsweep.errors.ConfigError`, one line naming the field.  Field
+names follow the paper's symbols (Sec. 3): ``n``, ``d``, ``h``, ``lr`` (eta), ``reg_lambda``
+(lambda), ``label_noise_std`` (rho_e).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any, List, Optional
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 
+from htsweep import data as data_sources
+from htsweep import losses, models, optim
+from htsweep.data.base import DataConfig
 from htsweep.errors import ConfigError
-from htsweep.spectral.phases import PhaseThresholds
+from htsweep.losses import LossConfig
+from htsweep.models.base import ModelConfig
+from htsweep.optim import ConstraintConfig, OptimizerConfig, PerturbationConfig, ScheduleConfig
+from htsweep.spectral.phases import PhaseThresholdError, PhaseThresholds
 
+CONF_DIR = Path(__file__).resolve().parent / "conf"
 
-class Activation(Enum):
-    """Point-wise non-linearities for the student (sigma) and the teacher link (sigma_*)."""
-
-    tanh = "tanh"
-    relu = "relu"
-    sigmoid = "sigmoid"
-    softplus = "softplus"
-    identity = "identity"
-    erf = "erf"
-
-
-class DataName(Enum):
-    single_index = "single_index"
-
-
-class Parametrisation(Enum):
-    """``ntk``: eq. (2), W_ij, a_i ~ N(0, 1), pre-activation W x / sqrt(d).
-    ``mean_field``: eq. (37) of App. D, W_ij ~ N(0, 1/d), a_i ~ N(0, 1/h), pre-activation W x."""
-
-    ntk = "ntk"
-    mean_field = "mean_field"
-
-
-class OptimizerName(Enum):
-    gd = "gd"
-    adam = "adam"
-
-
-class ScheduleName(Enum):
-    constant = "constant"
-    step = "step"
-
-
-class WeightNormName(Enum):
-    none = "none"
-    frobenius = "frobenius"
+# group -> {option: schema}; the ConfigStore entries and the README's option lists.
+GROUPS: Dict[str, Mapping[str, Any]] = {
+    "data": {k: v.schema for k, v in data_sources.SOURCES.items()},
+    "model": {k: v.schema for k, v in models.MODELS.items()},
+    "loss": {k: v.schema for k, v in losses.LOSSES.items()},
+    "optimizer": {k: v.schema for k, v in optim.OPTIMIZERS.items()},
+    "lr_schedule": {k: v.schema for k, v in optim.SCHEDULES.items()},
+    "weight_norm": {k: v.schema for k, v in optim.CONSTRAINTS.items()},
+    "noise": {k: v.schema for k, v in optim.PERTURBATIONS.items()},
+}
 
 
 class FeatureScale(Enum):
-    """Pre-activation used by the probes (ridge readout and KTA).
+    """Pre-activation used by the readout probe (ridge readout and KTA).
 
     ``paper``: the same pre-activation as training, W x / sqrt(d) (eq. 6-7).
     ``paper_code``: W x / d, what the paper's public code computes (a forward hook keeps the
@@ -96,106 +89,23 @@ def _require(ok: bool, field_name: str, message: str) -> None:
         raise ConfigError(field_name, message)
 
 
-@dataclass
-class DataConfig:
-    """Single-index teacher, eq. (1): y = sigma_*(beta^T x) + xi, x ~ N(0, I_d),
-    beta uniform on S^{d-1}, xi ~ N(0, label_noise_std^2).  Three independent sets are drawn:
-    train (n), probe / hold-out (n, the ridge readout's data of eq. 6) and test (n_test)."""
-
-    name: DataName = DataName.single_index
-    n: int = 2000
-    n_test: int = 200
-    d: int = 1000
-    teacher: Activation = Activation.softplus
-    label_noise_std: float = 0.3
-
-    def __post_init__(self) -> None:
-        _require(self.n >= 1, "data.n", f"must be an integer >= 1, got {self.n}")
-        _require(self.n_test >= 1, "data.n_test", f"must be an integer >= 1, got {self.n_test}")
-        _require(self.d >= 1, "data.d", f"must be an integer >= 1, got {self.d}")
-        _require(
-            self.label_noise_std >= 0,
-            "data.label_noise_std",
-            f"must be >= 0, got {self.label_noise_std}",
-        )
-
-
-@dataclass
-class ModelConfig:
-    """Two-layer student f(x) = a^T sigma(W x / sqrt(d)) / sqrt(h), eq. (2) (App. D, eq. 37
-    for ``param=mean_field``).  The second layer ``a`` stays at its initial value in stage 1."""
-
-    h: int = 1500
-    param: Parametrisation = Parametrisation.ntk
-
-    def __post_init__(self) -> None:
-        _require(self.h >= 1, "model.h", f"must be an integer >= 1, got {self.h}")
-
-
-@dataclass
-class ActivationConfig:
-    """Student activation sigma of eq. (2)."""
-
-    name: Activation = Activation.tanh
-
-
-@dataclass
-class OptimizerConfig:
-    """Full-batch GD, eq. (3), or full-batch Adam, eq. (4)-(5).
-
-    ``bias_correction=true`` is Adam as torch.optim.Adam (and the paper's code) runs it; its
-    first step is lr * sign(G_0) as eps -> 0.  ``false`` follows eq. (4)-(5) as printed; its first
-    step is lr * (1 - beta1) / sqrt(1 - beta2) * sign(G_0), eq. (9)."""
-
-    name: OptimizerName = OptimizerName.adam
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    bias_correction: bool = True
-
-    def __post_init__(self) -> None:
-        _require(0 <= self.beta1 < 1, "optimizer.beta1", f"must be in [0, 1), got {self.beta1}")
-        _require(0 <= self.beta2 < 1, "optimizer.beta2", f"must be in [0, 1), got {self.beta2}")
-        _require(self.eps >= 0, "optimizer.eps", f"must be >= 0, got {self.eps}")
-
-
-@dataclass
-class LRScheduleConfig:
-    """``constant``, or ``step``: lr_t = lr * gamma ** floor(t / step_size), as
-    torch.optim.lr_scheduler.StepLR stepped once per update (App. F.4)."""
-
-    name: ScheduleName = ScheduleName.constant
-    step_size: int = 1
-    gamma: float = 1.0
-
-    def __post_init__(self) -> None:
-        _require(
-            self.step_size >= 1,
-            "lr_schedule.step_size",
-            f"must be an integer >= 1, got {self.step_size}",
-        )
-        _require(self.gamma > 0, "lr_schedule.gamma", f"must be > 0, got {self.gamma}")
-
-
-@dataclass
-class WeightNormConfig:
-    """``frobenius``: after every update W <- W * sqrt(h d) sigma_W / ||W||_F (App. F.4), where
-    sigma_W is the initial entry scale (1 for ntk, 1/sqrt(d) for mean_field), so ||W||_F keeps
-    its expected value at initialisation."""
-
-    name: WeightNormName = WeightNormName.none
+def _require_finite(node: Any, prefix: str) -> None:
+    """Every float field of a dataclass (not nested ones) is finite."""
+    for f in fields(node):
+        value = getattr(node, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{prefix}{f.name}", f"must be a finite number, got {value}")
 
 
 @dataclass
 class ReadoutConfig:
-    """Stage 2 ridge readout on the hold-out set, eq. (6)."""
+    """Stage-2 ridge readout on the hold-out set, eq. (6): ``reg_lambda`` is its lambda."""
 
     reg_lambda: float = 0.01
 
     def __post_init__(self) -> None:
-        _require(
-            self.reg_lambda > 0, "readout.reg_lambda", f"must be > 0, got {self.reg_lambda}"
-        )
+        _require_finite(self, "readout.")
+        _require(self.reg_lambda > 0, "readout.reg_lambda", f"must be > 0, got {self.reg_lambda}")
 
 
 @dataclass
@@ -203,7 +113,8 @@ class ProbeConfig:
     """When and how the run is measured.
 
     Probes run at step 0, at every ``every``-th step and at the last step; when ``at`` is a list
-    of steps, probes run at step 0, at those steps and at the last step instead."""
+    of steps, at step 0, at those steps and at the last step instead.  ``readout`` / ``spectrum``
+    switch the readout and spectral probes off (their columns are NaN; run.json says so)."""
 
     every: int = 1
     at: Optional[List[int]] = None
@@ -249,6 +160,7 @@ class ResumeConfig:
     claim_stale_after_s: float = 600.0
 
     def __post_init__(self) -> None:
+        _require_finite(self, "resume.")
         _require(
             self.claim_stale_after_s > 0,
             "resume.claim_stale_after_s",
@@ -260,12 +172,13 @@ class ResumeConfig:
 class Config:
     """One training run: the task that ``python -m htsweep.train`` executes."""
 
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    activation: ActivationConfig = field(default_factory=ActivationConfig)
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    lr_schedule: LRScheduleConfig = field(default_factory=LRScheduleConfig)
-    weight_norm: WeightNormConfig = field(default_factory=WeightNormConfig)
+    data: DataConfig = MISSING
+    model: ModelConfig = MISSING
+    loss: LossConfig = MISSING
+    optimizer: OptimizerConfig = MISSING
+    lr_schedule: ScheduleConfig = MISSING
+    weight_norm: ConstraintConfig = MISSING
+    noise: PerturbationConfig = MISSING
     readout: ReadoutConfig = field(default_factory=ReadoutConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
@@ -280,8 +193,10 @@ class Config:
     progress: bool = True
     smoke: bool = False
     experiment: Optional[str] = None
+    figures: Optional[List[str]] = None  # figure kinds of the experiment (aggregation)
 
     def __post_init__(self) -> None:
+        _require_finite(self, "")
         _require(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
         _require(self.steps >= 0, "steps", f"must be an integer >= 0, got {self.steps}")
         if self.probe.at is not None:
@@ -297,7 +212,7 @@ class Config:
         return self.seed if self.init_seed is None else self.init_seed
 
     def probe_steps(self) -> List[int]:
-        """Sorted steps t at which W_t is measured (see :class:`ProbeConfig`)."""
+        """Sorted steps t at which the state is measured (see :class:`ProbeConfig`)."""
         if self.probe.at is not None:
             chosen = set(self.probe.at)
         else:
@@ -317,7 +232,8 @@ def apply_smoke(cfg: DictConfig) -> DictConfig:
 
     Divides n, n_test, d and h by SMOKE_DIVISOR (not below SMOKE_FLOORS), caps steps at
     SMOKE_MAX_STEPS and drops probe steps beyond it; grids, optimisers and schedules stay.
-    The shrunk values are what the run records, so a smoke sweep's tables say what ran."""
+    Returns a new config (the input is unchanged); the run records the shrunk values, and
+    htsweep.train writes them into Hydra's .hydra/config.yaml too."""
     if not cfg.get("smoke", False):
         return cfg
     out = cfg.copy()
@@ -333,26 +249,74 @@ def apply_smoke(cfg: DictConfig) -> DictConfig:
     return out
 
 
-def to_spec(cfg: Any) -> Config:
-    """Turn a composed DictConfig into a validated :class:`Config` (runs every __post_init__).
-
-    Raises :class:`ConfigError` with a one-line message naming the offending field."""
-    if isinstance(cfg, Config):
-        cfg.__post_init__()
-        return cfg
+def task_node(cfg: DictConfig) -> DictConfig:
+    """The composed config without its ``hydra`` node, smoke applied once: what the run uses."""
     node = cfg
     if isinstance(cfg, DictConfig) and "hydra" in cfg:
         node = OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"])
-    merged = OmegaConf.merge(OmegaConf.structured(Config), apply_smoke(node))
-    spec = OmegaConf.to_object(merged)
+    return apply_smoke(node)
+
+
+def to_spec(node: Any) -> Config:
+    """A validated :class:`Config` from a task node (:func:`task_node`) or a Config.
+
+    Raises :class:`ConfigError` with a one-line message naming the offending field: a value
+    out of range, a missing group, a key no schema has."""
+    if isinstance(node, Config):
+        node.__post_init__()
+        return node
+    missing = [g for g in GROUPS if g in node and OmegaConf.is_missing(node, g)]
+    if missing:
+        raise ConfigError(missing[0], f"no option selected; allowed: {', '.join(GROUPS[missing[0]])}")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(Config), node)
+        spec = OmegaConf.to_object(merged)
+    except PhaseThresholdError as ex:
+        raise ConfigError(f"probe.phase.{ex.field_name}", ex.message) from None
     assert isinstance(spec, Config)
     return spec
 
 
+def task_container(node: DictConfig) -> Dict[str, Any]:
+    """The task node as plain containers (enums as their names), resolved."""
+    container = OmegaConf.to_container(node, resolve=True, enum_to_str=True)
+    assert isinstance(container, dict)
+    return container
+
+
+def _experiment_dir(name: Optional[str]) -> str:
+    """``hydra.sweep.dir`` prefix: ``<experiment>/`` for an experiment's sweep, else ''."""
+    return f"{name}/" if name else ""
+
+
 def register_configs() -> None:
-    """Register the schema so ``conf/config.yaml`` can extend it (``defaults: [base_config]``)."""
+    """Register the top-level schema (``base_config``, extended by conf/config.yaml) and one
+    ``<option>_schema`` per group option (selected by conf/<group>/<option>.yaml)."""
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
+    for group, options in GROUPS.items():
+        for option, schema in options.items():
+            cs.store(group=group, name=f"{option}_schema", node=schema)
+    OmegaConf.register_new_resolver("experiment_dir", _experiment_dir, replace=True)
+
+
+def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictConfig:
+    """Compose ``conf/config.yaml`` with ``overrides`` through Hydra's compose API (for
+    scripts and tests; the command line goes through :mod:`htsweep.train`)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="htsweep"):
+        return hydra_compose(config_name=config_name, overrides=list(overrides))
+
+
+def make_spec(overrides: Sequence[str] = ()) -> Config:
+    """The validated :class:`Config` of ``overrides`` (compose + :func:`task_node` + :func:`to_spec`)."""
+    return to_spec(task_node(compose(overrides)))
+
+
+def option_names(group: str) -> List[str]:
+    return list(GROUPS[group])
 
 
 register_configs()

@@ -1,8 +1,8 @@
 """Resume instead of recompute: checkpoints, stop signals and per-run claim files.
 
-* A checkpoint holds everything the loop needs to continue bit-for-bit: W_t, the optimiser
-  state, the last update M_{t-1}, the step, the metrics rows and eigenvalues so far, and the
-  RNG states.  It is written atomically (temp file + rename) every ``checkpoint.every`` steps
+* A checkpoint holds everything the loop needs to continue bit-for-bit: the training state
+  (W_t, the optimiser state, the last update M_{t-1}, the step; htsweep.state.TrainState) and
+  the metrics rows and eigenvalues so far.  It is written atomically (temp file + rename) every ``checkpoint.every`` steps
   and when a stop signal arrives; data and W_0 are re-derived from the seeds.
 * :class:`StopSignals` turns SIGTERM (preemption, ``scancel``, ``kill``), SIGUSR1 and SIGUSR2
   (Slurm's / submitit's warning before the time limit) into a flag the loop polls at the top
@@ -28,6 +28,8 @@ from typing import Any, Dict, Optional
 import torch
 
 CHECKPOINT_FILE = "checkpoint.pt"
+# Layout version of checkpoint.pt: 2 = htsweep 0.2 (TrainState); older checkpoints are ignored.
+CHECKPOINT_FORMAT = 2
 CLAIM_FILE = "claim.json"
 
 _STOP_SIGNALS = tuple(
@@ -80,7 +82,11 @@ class StopSignals:
 
 @dataclass
 class Checkpointer:
-    """Where and how often the loop saves its state."""
+    """Where and how often the loop saves its state.
+
+    A checkpoint is the loop's payload (htsweep.loop: the TrainState's ``state_dict``, the
+    records so far and the elapsed time) plus the config hash; nothing global (no RNG state:
+    every random draw comes from a named seed stream)."""
 
     path: Path
     every: int = 0  # steps between periodic checkpoints; 0: only on a stop signal
@@ -89,8 +95,8 @@ class Checkpointer:
     def due(self, t: int, start: int) -> bool:
         return self.every > 0 and t > start and t % self.every == 0
 
-    def save(self, state: Dict[str, Any]) -> None:
-        state = dict(state, config_hash=self.config_hash, rng_torch=torch.get_rng_state())
+    def save(self, payload: Dict[str, Any]) -> None:
+        state = dict(payload, config_hash=self.config_hash, format=CHECKPOINT_FORMAT)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             torch.save(state, tmp)
@@ -100,13 +106,13 @@ class Checkpointer:
                 tmp.unlink()
 
     def load(self) -> Optional[Dict[str, Any]]:
-        """The saved state if it exists and belongs to the same config, else None."""
+        """The saved payload if it exists, has this format and belongs to the same config,
+        else None (the run then starts from step 0)."""
         if not self.path.exists():
             return None
         state = torch.load(self.path, map_location="cpu", weights_only=False)
-        if state.get("config_hash") != self.config_hash:
+        if state.get("config_hash") != self.config_hash or state.get("format") != CHECKPOINT_FORMAT:
             return None
-        torch.set_rng_state(state["rng_torch"])
         return state
 
     def remove(self) -> None:

@@ -5,7 +5,7 @@ with an optimiser update.  Pure functions: eigenvalues (or matrices) in, numbers
 See each module's docstring for formulas and references:
 esd (ESD / thin SVD), powerlaw (PL_Alpha_Hill, PL_Alpha_KS, tail likelihood ratios),
 mp (Marchenko-Pastur, Tracy-Widom, BBP, bulk fit), norms, phases, overlaps (App. C, Thm 4.1),
-report (everything at one probe step).
+report (everything derived from one ESD).
 """
 
 from htsweep.spectral.esd import (
@@ -41,6 +41,7 @@ from htsweep.spectral.overlaps import (
 from htsweep.spectral.phases import (
     ESDPhase,
     PhaseResult,
+    PhaseThresholdError,
     PhaseThresholds,
     classify_phase,
     phase_min_tail,
@@ -56,7 +57,7 @@ from htsweep.spectral.powerlaw import (
     ks_distances,
     tail_comparison,
 )
-from htsweep.spectral.report import ESDReport, StepAnalysis, esd_report, step_analysis
+from htsweep.spectral.report import ESDReport, esd_report
 
 __all__ = [
     "spectrum_and_top_svd",
@@ -73,10 +74,10 @@ __all__ = [
     "OverlapSummary",
     "Overlaps",
     "PhaseResult",
+    "PhaseThresholdError",
     "PhaseThresholds",
     "PowerLawFit",
     "Spectrum",
-    "StepAnalysis",
     "TailComparison",
     "ThinSVD",
     "Thm41Norms",
@@ -102,7 +103,6 @@ __all__ = [
     "spectral_norm",
     "spectrum",
     "spectrum_from_svd",
-    "step_analysis",
     "summarize_overlap",
     "tail_comparison",
     "thin_svd",

@@ -188,10 +188,15 @@ class UpdateSpectrum:
 
 
 def update_spectrum(
-    G: Optional[Tensor], M: Tensor, beta: Tensor, k: int = 5, svd_M: Optional[ThinSVD] = None
+    G: Optional[Tensor],
+    M: Tensor,
+    beta: Optional[Tensor],
+    k: int = 5,
+    svd_M: Optional[ThinSVD] = None,
 ) -> UpdateSpectrum:
     """Top-k singular values of G_t and M_t and sim(M_t, beta) = |v_1(M_t)^T beta|
-    (``G=None`` skips the gradient: its singular values cost one more eigvalsh)."""
+    (``G=None`` skips the gradient: its singular values cost one more eigvalsh; ``beta=None``,
+    no teacher, gives NaN for the alignment)."""
     if svd_M is not None:
         m_top = svd_M.S[:k]
         v1 = svd_M.V[:, 0]
@@ -201,7 +206,7 @@ def update_spectrum(
     return UpdateSpectrum(
         grad_top=() if G is None else tuple(float(x) for x in top_singular_values(G, k)),
         update_top=tuple(float(x) for x in m_top),
-        update_beta_alignment=alignment(v1, beta),
+        update_beta_alignment=math.nan if beta is None else alignment(v1, beta),
     )
 
 

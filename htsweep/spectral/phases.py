@@ -72,7 +72,6 @@ from typing import Dict, Optional
 
 import torch
 
-from htsweep.errors import ConfigError
 from htsweep.spectral.esd import as_float64
 from htsweep.spectral.mp import TW1_QUANTILES, MPFit, fit_mp
 from htsweep.spectral.powerlaw import PowerLawFit, alpha_hill, ks_candidates
@@ -85,6 +84,16 @@ class ESDPhase(str, Enum):
     bulk_decay = "bulk-decay"
     heavy_tailed = "heavy-tailed"
     rank_collapse = "rank-collapse"
+
+
+class PhaseThresholdError(ValueError):
+    """A threshold outside its range; ``field_name`` names the PhaseThresholds field (the
+    caller knows where the thresholds live in its configuration)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field_name = field_name
+        self.message = message
 
 
 @dataclass
@@ -116,8 +125,8 @@ class PhaseThresholds:
 
     def __post_init__(self) -> None:
         def need(ok: bool, name: str, msg: str) -> None:
-            if not ok:  # the config key is probe.phase.<name> (htsweep.config.ProbeConfig)
-                raise ConfigError(f"probe.phase.{name}", msg)
+            if not ok:
+                raise PhaseThresholdError(name, msg)
 
         levels = sorted(TW1_QUANTILES)
         need(self.tw_level in levels, "tw_level", f"must be one of {levels}, got {self.tw_level}")

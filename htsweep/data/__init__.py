@@ -1,0 +1,35 @@
+"""Data sources: one module per source, registered here by its option name.
+
+A source is a config schema (a :class:`DataConfig` subclass, the ``data=<name>`` group option)
+and ``make(cfg, seed) -> Dataset``.  To add one: write ``htsweep/data/<name>.py`` with both,
+add it to :data:`SOURCES`, and add ``htsweep/conf/data/<name>.yaml`` selecting its schema.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, NamedTuple, Type
+
+from htsweep.data import single_index
+from htsweep.data.base import DataConfig, Dataset, Split
+from htsweep.schema import lookup
+
+
+class Source(NamedTuple):
+    schema: Type[DataConfig]
+    make: Callable[..., Dataset]
+
+
+SOURCES: Dict[str, Source] = {
+    "single_index": Source(single_index.SingleIndexConfig, single_index.make),
+}
+
+
+def make_data(cfg: DataConfig, seed: int) -> Dataset:
+    """The data set of ``cfg`` (dispatch on its option; an unknown one is an error)."""
+    source = lookup(SOURCES, cfg.name, "data")
+    if not isinstance(cfg, source.schema):
+        raise TypeError(f"data: {cfg.name} expects a {source.schema.__name__}, got {type(cfg).__name__}")
+    return source.make(cfg, seed)
+
+
+__all__ = ["DataConfig", "Dataset", "SOURCES", "Source", "Split", "make_data"]

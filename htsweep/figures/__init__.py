@@ -1,0 +1,251 @@
+"""The paper's figures, drawn from a sweep's aggregated tables (never from training code).
+
+Each kind is one module exporting ``draw(tables, out_dir, **kw) -> DataFrame`` (writes
+``out_dir/<kind>.png``, ``.pdf`` and ``.csv``, the plotted data, and returns that data) and
+``applies(tables) -> Optional[str]`` (None when the kind fits the sweep, else why not):
+
+* ``lr_sweep``     Fig. 3 / 5: metrics at the final step against eta (:mod:`.lr_sweep`).
+* ``esd``          Fig. 2 / 4: ESD panels, linear and log-log, with the MP law (:mod:`.esd`).
+* ``esd_grid``     Tables 1, 3, 4: ESD cells, rows = grid point, columns = step (:mod:`.esd_grid`).
+* ``loss_curves``  Fig. 28: train / test loss against step (:mod:`.loss_curves`).
+* ``update_norms`` Fig. 8: first-update norms against sqrt(h d) (:mod:`.update_norms`).
+
+Each kind's ``draw`` is also this package's attribute of the kind's name
+(``htsweep.figures.lr_sweep(tables, out_dir)``); import a kind's module by its path
+(``from htsweep.figures.lr_sweep import applies``).
+
+Which kinds a sweep gets (:func:`choose`): the ``figures`` list of its config (each
+``conf/experiment/<name>.yaml`` sets one) when a listed kind fits, else every kind that fits
+what varies.  A name on the command line is a kind, an experiment (its YAML's ``figures``) or
+``all``.  Figures use a matplotlib ``Figure`` on the Agg canvas (no pyplot state, no display).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import pandas as pd
+import yaml
+
+import htsweep
+from htsweep.figures import esd as _esd
+from htsweep.figures import esd_grid as _esd_grid
+from htsweep.figures import loss_curves as _loss_curves
+from htsweep.figures import lr_sweep as _lr_sweep
+from htsweep.figures import update_norms as _update_norms
+from htsweep.figures._cells import histogram, powerlaw_density, representative_runs
+from htsweep.figures.style import DATA_EXTENSION, EXTENSIONS, caption, save, series_label
+from htsweep.figures.update_norms import linear_fit
+from htsweep.sweep.read import EsdSource, FrameEsd, one_line
+from htsweep.sweep.tables import SweepTables
+
+CONF_DIR = Path(htsweep.__file__).resolve().parent / "conf"
+EXPERIMENT_DIR = CONF_DIR / "experiment"
+ALL = "all"  # every kind that fits
+FIGURES_KEY = "figures"  # the config key (and summary column) listing a sweep's kinds
+
+
+class FigureNameError(ValueError):
+    """An unknown figure name (the message lists the allowed ones)."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One figure kind: its draw function, its fit test and a one-line description."""
+
+    name: str
+    draw: Callable[..., pd.DataFrame]
+    applies: Callable[[SweepTables], Optional[str]]
+    doc: str
+
+
+FIGURES: Dict[str, Kind] = {
+    m.NAME: Kind(m.NAME, m.draw, m.applies, m.DOC) for m in (_lr_sweep, _esd, _esd_grid, _loss_curves, _update_norms)
+}
+KINDS = tuple(FIGURES)
+
+lr_sweep = _lr_sweep.draw
+esd = _esd.draw
+esd_grid = _esd_grid.draw
+loss_curves = _loss_curves.draw
+update_norms = _update_norms.draw
+
+
+# --------------------------------------------------------------------------------------------
+# Names
+
+
+def experiment_names() -> List[str]:
+    """The experiments shipped in ``htsweep/conf/experiment/`` (file stems, sorted)."""
+    return sorted(p.stem for p in EXPERIMENT_DIR.glob("*.yaml"))
+
+
+def experiment_figures(name: str) -> Optional[List[str]]:
+    """The ``figures`` list of ``conf/experiment/<name>.yaml``; None when there is no such
+    experiment or it lists none."""
+    path = EXPERIMENT_DIR / f"{name}.yaml"
+    if not path.is_file():
+        return None
+    listed = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(FIGURES_KEY)
+    return [str(k) for k in listed] if isinstance(listed, list) else None
+
+
+def resolve_name(name: str) -> List[str]:
+    """A kind, an experiment name or ``all`` -> the kinds it draws (``[ALL]`` for ``all``);
+    FigureNameError names every allowed name."""
+    key = name.strip().lower().replace("-", "_")
+    if key in FIGURES or key == ALL:
+        return [key]
+    listed = experiment_figures(key)
+    if listed:
+        return listed
+    raise FigureNameError(
+        f"--figure: unknown figure {name!r}; kinds: {', '.join(KINDS)}; "
+        f"experiments: {', '.join(experiment_names())}; or {ALL}"
+    )
+
+
+def resolve_names(names: Optional[Sequence[str]]) -> Optional[List[str]]:
+    """Every name resolved (:func:`resolve_name`), duplicates dropped; None stays None."""
+    if names is None:
+        return None
+    return list(dict.fromkeys(k for n in names for k in resolve_name(n)))
+
+
+# --------------------------------------------------------------------------------------------
+# Choosing
+
+
+def applicable(tables: SweepTables) -> Tuple[List[str], Dict[str, str]]:
+    """Every kind that fits what varies in the sweep, and for each other kind why not."""
+    chosen, skipped = [], {}
+    for name, kind in FIGURES.items():
+        why = kind.applies(tables)
+        if why is None:
+            chosen.append(name)
+        else:
+            skipped[name] = why
+    return chosen, skipped
+
+
+def _single(summary: pd.DataFrame, column: str) -> Any:
+    """The one non-null value of ``column`` over the sweep, else None."""
+    if column not in summary.columns:
+        return None
+    values = summary[column].dropna().unique()
+    return values[0] if len(values) == 1 else None
+
+
+def listed_figures(tables: SweepTables) -> Optional[Tuple[List[str], str]]:
+    """(kinds, where they come from) the sweep's config names: its ``figures`` value (JSON text
+    of a list) when every run has the same, else the ``figures`` of the YAML of its
+    ``experiment`` tag (sweeps recorded before the key existed); None when neither."""
+    experiment = _single(tables.summary, "experiment")
+    source = str(experiment) if experiment is not None else f"the sweep's {FIGURES_KEY}"
+    text = _single(tables.summary, FIGURES_KEY)
+    if text is not None:
+        try:
+            listed = json.loads(str(text))
+        except ValueError:
+            listed = None
+        if isinstance(listed, list):
+            return [str(k) for k in listed], source
+    listed = experiment_figures(str(experiment).lower()) if experiment is not None else None
+    return (listed, source) if listed else None
+
+
+def choose(tables: SweepTables) -> Tuple[List[str], Dict[str, str]]:
+    """The kinds to draw when none is named: those of :func:`listed_figures` that fit, else
+    (none listed, or none of them fits) every kind that fits (:func:`applicable`).  Returns
+    (kinds, {kind not drawn: why})."""
+    fits, skipped = applicable(tables)
+    listed = listed_figures(tables)
+    if listed is not None:
+        kinds, source = listed
+        wanted = [k for k in kinds if k in fits]
+        if wanted:
+            others = {k: f"not part of {source} (draw it with --figure {k})" for k in fits if k not in wanted}
+            return wanted, {**skipped, **others}
+    return fits, skipped
+
+
+# --------------------------------------------------------------------------------------------
+# Drawing
+
+
+def draw(name: str, tables: SweepTables, out_dir: Path, **kw: Any) -> pd.DataFrame:
+    """Draw one kind into ``out_dir``; returns its plotted data."""
+    if name not in FIGURES:
+        raise FigureNameError(f"unknown figure kind {name!r}; kinds: {', '.join(KINDS)}")
+    return FIGURES[name].draw(tables, Path(out_dir), **kw)
+
+
+@dataclass
+class DrawResult:
+    """What :func:`draw_all` drew (kind -> plotted data), could not draw (kind -> error),
+    left out (kind -> why) and wrote."""
+
+    figures: Dict[str, pd.DataFrame] = field(default_factory=dict)
+    errors: Dict[str, str] = field(default_factory=dict)
+    skipped: Dict[str, str] = field(default_factory=dict)
+    written: List[Path] = field(default_factory=list)
+
+
+def draw_all(tables: SweepTables, kinds: Optional[Sequence[str]], out_dir: Path) -> DrawResult:
+    """Draw ``kinds`` into ``out_dir``: None picks them (:func:`choose`), a list containing
+    ``all`` draws every kind that fits (:func:`applicable`), other lists draw those kinds.  A
+    kind that fails is recorded in ``errors``; it does not stop the others."""
+    result = DrawResult()
+    if kinds is None:
+        chosen, result.skipped = choose(tables)
+    elif ALL in kinds:
+        chosen, result.skipped = applicable(tables)
+    else:
+        chosen = list(kinds)
+    for name in chosen:
+        try:
+            result.figures[name] = draw(name, tables, out_dir)
+        except Exception as ex:  # one figure failing must not lose the tables or the others
+            result.errors[name] = one_line(ex)
+            continue
+        result.written += [Path(out_dir) / f"{name}.{ext}" for ext in (*EXTENSIONS, DATA_EXTENSION)]
+    return result
+
+
+__all__ = [
+    "ALL",
+    "DATA_EXTENSION",
+    "EXTENSIONS",
+    "EsdSource",
+    "FIGURES",
+    "FigureNameError",
+    "FrameEsd",
+    "KINDS",
+    "Kind",
+    "DrawResult",
+    "SweepTables",
+    "applicable",
+    "caption",
+    "choose",
+    "draw",
+    "draw_all",
+    "esd",
+    "esd_grid",
+    "experiment_figures",
+    "experiment_names",
+    "histogram",
+    "linear_fit",
+    "listed_figures",
+    "loss_curves",
+    "lr_sweep",
+    "powerlaw_density",
+    "representative_runs",
+    "resolve_name",
+    "resolve_names",
+    "save",
+    "series_label",
+    "update_norms",
+]

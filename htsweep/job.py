@@ -1,0 +1,136 @@
+"""One sweep point from start to finish: decide whether to run it, run it, record it.
+
+:func:`run_and_record` takes the task config (composed, smoke applied) and the run directory:
+
+1. validate it (a bad value raises ConfigError before anything is written);
+2. skip it when the directory already holds its result (same config hash; completed, or
+   failed / diverged unless asked to rerun) or when a concurrent launch holds its claim;
+3. run :func:`htsweep.loop.run`, resuming from ``checkpoint.pt`` when it holds this config;
+4. write ``metrics.parquet``, ``esd.parquet``, ``overlaps.npz`` (probe.overlaps=full) and
+   ``run.json`` atomically, whatever the outcome; on a stop signal hand the signal on.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from omegaconf import DictConfig
+
+from htsweep import records
+from htsweep.config import Config, task_container, to_spec
+from htsweep.device import resolve_device
+from htsweep.loop import RunResult, run
+from htsweep.records import RunRecord, Status
+from htsweep.resume import CHECKPOINT_FILE, Checkpointer, Claim, Interrupted, StopSignals
+
+log = logging.getLogger("htsweep")
+
+
+def hashed_config(container: Dict[str, Any]) -> Dict[str, Any]:
+    """The part of the task config that determines a run's numbers."""
+    return {k: v for k, v in container.items() if k not in records.UNHASHED_KEYS}
+
+
+def skip_reason(previous: Optional[Dict[str, Any]], digest: str, spec: Config) -> Optional[str]:
+    """Why a relaunch should not run this point again, or None to run (or resume) it."""
+    if previous is None or not spec.resume.enabled:
+        return None
+    if previous.get("config_hash") != digest:
+        raise RuntimeError(
+            f"run directory holds the results of another config (hash {previous.get('config_hash')}, "
+            f"this one is {digest}); launch the changed sweep into a new directory"
+        )
+    status = previous.get("status")
+    if status == Status.completed.value:
+        return "completed"
+    if status == Status.failed.value and not spec.resume.rerun_failed:
+        return "failed (rerun with resume.rerun_failed=true)"
+    if status == Status.diverged.value and not spec.resume.rerun_diverged:
+        return "diverged (rerun with resume.rerun_diverged=true)"
+    return None
+
+
+def run_and_record(node: DictConfig, out_dir: Path) -> Optional[RunResult]:
+    """Validate, (maybe) skip, run and record one point (module docstring).  Returns None
+    when the point is skipped."""
+    spec = to_spec(node)
+    resolve_device(spec.device.value)  # device=cuda without a GPU fails before any write
+    container = task_container(node)
+    digest = records.config_hash(hashed_config(container))
+    reason = skip_reason(records.read_record(out_dir), digest, spec)
+    if reason is not None:
+        log.info("%s: already %s with config %s; skipped", out_dir, reason, digest)
+        return None
+    claim = Claim(out_dir, stale_after_s=spec.resume.claim_stale_after_s)
+    if not claim.acquire():
+        log.warning("%s: claimed by %s; skipped", out_dir, claim.holder)
+        return None
+    try:
+        checkpointer = Checkpointer(out_dir / CHECKPOINT_FILE, spec.checkpoint.every, digest)
+        if not spec.resume.enabled:
+            checkpointer.remove()
+        with StopSignals() as stop:
+            return _run_and_write(spec, container, digest, out_dir, checkpointer, stop)
+    finally:
+        claim.release()
+
+
+def _run_and_write(
+    spec: Config, container: Dict[str, Any], digest: str, out_dir: Path, checkpointer: Checkpointer, stop: StopSignals
+) -> RunResult:
+    started = _dt.datetime.now(_dt.timezone.utc)
+    t0 = time.perf_counter()
+    result = RunResult()
+    error: Optional[BaseException] = None
+    try:
+        run(spec, result, checkpointer, stop)
+    except Interrupted as ex:
+        error = ex
+    except BaseException as ex:  # record the failure, then re-raise below
+        result.status = Status.failed
+        result.error = "".join(traceback.format_exception_only(type(ex), ex)).strip()
+        error = ex
+    write_outputs(result, records.flatten(container), out_dir)
+    record = RunRecord(
+        status=result.status,
+        steps_done=result.steps_done,
+        steps_requested=spec.steps,
+        config_hash=digest,
+        config=container,
+        diverged_at_step=result.diverged_at,
+        resumed_from_step=result.resumed_from,
+        probe_steps=result.log.probe_steps,
+        layers=result.layers,
+        probes=result.probes,
+        probes_skipped=result.probes_skipped,
+        wall_seconds=time.perf_counter() - t0,
+        started_at=started.isoformat(),
+        finished_at=_dt.datetime.now(_dt.timezone.utc).isoformat(),
+        device=result.device,
+        dtype=spec.dtype.value,
+        versions=records.package_versions(),
+        environment=records.environment(),
+        error=result.error,
+    )
+    records.write_json(record.to_json(), out_dir / records.RUN_FILE)
+    if isinstance(error, Interrupted):
+        log.warning("%s: %s", out_dir, error)
+        stop.forward(error.signum)
+    if error is not None:
+        raise error
+    if not spec.checkpoint.keep:
+        checkpointer.remove()
+    return result
+
+
+def write_outputs(result: RunResult, flat_config: Dict[str, Any], out_dir: Path) -> None:
+    """metrics.parquet, esd.parquet and (when recorded) overlaps.npz, each atomically."""
+    records.write_table(records.metrics_table(result.log.rows, flat_config), out_dir / records.METRICS_FILE)
+    records.write_table(records.esd_table(result.log.esd), out_dir / records.ESD_FILE)
+    if result.log.overlaps:
+        records.write_overlaps(result.log.overlaps, out_dir / records.OVERLAPS_FILE)

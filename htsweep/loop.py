@@ -1,0 +1,261 @@
+"""The training loop of Sec. 3.1 as plain functions: no Hydra, no files.
+
+``step(state, dynamics, split)`` is one update: the loss and gradient at W_t
+(:func:`gradient`), the optimiser's update M_t at lr_t, W_{t+1} = W_t + M_t, then the
+constraint (weight normalisation) and the perturbation (:func:`apply_update`).
+``run(spec)`` builds the run (:func:`build_run`) and loops t = 0 .. steps: checkpoint when due
+or on a stop signal; gradient at W_t; probe W_t at probe steps; stop at a non-finite loss,
+gradient or weight (``diverged``, the only way a run is marked so) or at t = steps; update.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from htsweep.config import Config
+from htsweep.data import Dataset, Split, make_data
+from htsweep.device import TORCH_DTYPES, device_description, resolve_device
+from htsweep.losses import Loss, make_loss
+from htsweep.models import Model, Params, make_model
+from htsweep.optim import (
+    Constraint,
+    Optimizer,
+    Perturbation,
+    Schedule,
+    make_constraint,
+    make_optimizer,
+    make_perturbation,
+    make_schedule,
+)
+from htsweep.probes import ProbeSet, ProbeSetup, ProbeView, build_probes, measure
+from htsweep.records import Status
+from htsweep.resume import Checkpointer, Interrupted, StopSignals
+from htsweep.state import TrainState
+
+
+@dataclass(frozen=True)
+class Dynamics:
+    """Everything that maps W_t to W_{t+1}."""
+
+    model: Model
+    loss: Loss
+    optimizer: Optimizer
+    schedule: Schedule
+    constraint: Constraint
+    perturbation: Perturbation
+    base_lr: float
+
+
+@dataclass
+class Gradient:
+    loss: float
+    grads: Params
+    finite: bool
+
+
+def _all_finite(tensors: Dict[str, Tensor]) -> bool:
+    return all(bool(torch.isfinite(x).all()) for x in tensors.values())
+
+
+def gradient(state: TrainState, dyn: Dynamics, split: Split) -> Gradient:
+    """The training loss at W_t and its gradient for every trained parameter."""
+    loss, grads = dyn.model.loss_and_grad(state.params, split, dyn.loss)
+    value = float(loss)
+    return Gradient(value, grads, math.isfinite(value) and _all_finite(grads))
+
+
+def apply_update(state: TrainState, grad: Gradient, dyn: Dynamics) -> TrainState:
+    """W_{t+1} = P(W_t + M_t) + noise, in place on ``state.params``; M_t (before the
+    constraint and the perturbation) becomes ``state.update``."""
+    lr = dyn.schedule.lr(dyn.base_lr, state.t)
+    update = dyn.optimizer.update(grad.grads, state.opt_state, lr)
+    for name, M in update.items():
+        state.params[name].add_(M)
+    dyn.constraint.project_(state.params)
+    dyn.perturbation.apply_(state.params, state.t)
+    return TrainState(params=state.params, opt_state=state.opt_state, update=update, t=state.t + 1, lr=lr)
+
+
+def step(state: TrainState, dyn: Dynamics, split: Split) -> Tuple[TrainState, float]:
+    """One update from W_t; returns the new state and the loss at W_t."""
+    grad = gradient(state, dyn, split)
+    return apply_update(state, grad, dyn), grad.loss
+
+
+@dataclass
+class RunLog:
+    """What a run has recorded so far (part of a checkpoint): metrics rows, the ESD of each
+    layer per probe step, and the full overlap matrices (probe.overlaps=full)."""
+
+    rows: List[Dict[str, Any]] = field(default_factory=list)
+    esd: List[Tuple[int, str, Any]] = field(default_factory=list)  # (step, layer, eigenvalues)
+    overlaps: Dict[Tuple[int, str], Tuple[Any, Any]] = field(default_factory=dict)
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"rows": self.rows, "esd": self.esd, "overlaps": self.overlaps}
+
+    def load_state_dict(self, saved: Dict[str, Any]) -> None:
+        self.rows[:] = [dict(r) for r in saved["rows"]]
+        self.esd[:] = list(saved["esd"])
+        self.overlaps.clear()
+        self.overlaps.update(saved["overlaps"])
+
+    @property
+    def probe_steps(self) -> List[int]:
+        return sorted({int(r["step"]) for r in self.rows})
+
+
+@dataclass
+class RunResult:
+    status: Status = Status.failed
+    steps_done: int = 0
+    log: RunLog = field(default_factory=RunLog)
+    device: str = "cpu"
+    diverged_at: Optional[int] = None
+    error: Optional[str] = None
+    resumed_from: Optional[int] = None
+    probes: List[str] = field(default_factory=list)
+    probes_skipped: Dict[str, str] = field(default_factory=dict)
+    layers: List[str] = field(default_factory=list)
+
+
+@dataclass
+class Run:
+    """A built run: its data, dynamics, probes and initial state."""
+
+    spec: Config
+    data: Dataset
+    dynamics: Dynamics
+    probes: ProbeSet
+    setup: ProbeSetup
+    initial: TrainState
+
+
+def build_run(spec: Config, dev: torch.device, dtype: torch.dtype) -> Run:
+    """Data, model, dynamics, probes and the initial state of ``spec`` on ``dev`` / ``dtype``
+    (data and W_0 are drawn in float64 on the CPU from the seeds, then moved)."""
+    data = make_data(spec.data, spec.resolved_data_seed).to(dev, dtype)
+    model = make_model(spec.model, data)
+    params0 = {k: v.to(dev, dtype) for k, v in model.init(spec.resolved_init_seed).items()}
+    optimizer = make_optimizer(spec.optimizer)
+    dynamics = Dynamics(
+        model=model,
+        loss=make_loss(spec.loss),
+        optimizer=optimizer,
+        schedule=make_schedule(spec.lr_schedule),
+        constraint=make_constraint(spec.weight_norm, model),
+        perturbation=make_perturbation(spec.noise, model, spec.seed),
+        base_lr=spec.lr,
+    )
+    setup = ProbeSetup(probe=spec.probe, readout=spec.readout, model=model, data=data, params0=params0)
+    params = {k: v.clone() for k, v in params0.items()}
+    initial = TrainState(params=params, opt_state=optimizer.init(params, model.trained))
+    return Run(spec, data, dynamics, build_probes(setup), setup, initial)
+
+
+def _record_probe(run: Run, state: TrainState, loss: float, log: RunLog, elapsed: float, finite: bool) -> None:
+    """Measure W_t and append its rows (and eigenvalues, overlaps) to ``log``.  A probe that
+    raises FloatingPointError on a state the loop found finite is a failure, not divergence."""
+    view = ProbeView(step=state.t, params=state.params, update=state.update, setup=run.setup)
+    try:
+        m = measure(run.probes, view)
+    except FloatingPointError:
+        if finite:
+            raise
+        return  # the loop's own check marks the run diverged at this step
+    for row in m.rows:
+        row.update(lr_t=state.lr, stage1_loss=loss, elapsed_s=elapsed)
+    log.rows.extend(m.rows)
+    if run.spec.probe.esd:
+        log.esd.extend((state.t, layer, eigs.numpy()) for layer, eigs in m.esd.items())
+    for layer, (o_u, o_v) in m.overlaps.items():  # float16 storage (records.OVERLAP_DTYPE)
+        log.overlaps[(state.t, layer)] = (o_u.to(torch.float16).cpu().numpy(), o_v.to(torch.float16).cpu().numpy())
+
+
+class Clock:
+    """Seconds since the run started, across resumes."""
+
+    def __init__(self, before: float = 0.0) -> None:
+        self.before = before
+        self.t0 = time.perf_counter()
+
+    def __call__(self) -> float:
+        return self.before + time.perf_counter() - self.t0
+
+
+def _restore(run: Run, res: RunResult, checkpointer: Optional[Checkpointer], dev, dtype) -> Tuple[TrainState, Clock]:
+    saved = checkpointer.load() if checkpointer is not None else None
+    if saved is None:
+        return run.initial, Clock()
+    state = TrainState.from_state_dict(saved["state"], dev, dtype)
+    res.log.load_state_dict(saved["log"])
+    res.steps_done = res.resumed_from = state.t
+    return state, Clock(float(saved["elapsed"]))
+
+
+def _checkpoint(checkpointer: Checkpointer, stop: Optional[StopSignals], state: TrainState, start: int,
+                res: RunResult, clock: Clock) -> None:
+    """Save when a stop signal arrived (then raise Interrupted) or when a periodic one is due."""
+    signalled = stop is not None and stop.signum is not None
+    if signalled or checkpointer.due(state.t, start):
+        checkpointer.save({"state": state.state_dict(), "log": res.log.state_dict(), "elapsed": clock()})
+    if signalled:
+        res.status = Status.interrupted
+        raise Interrupted(stop.signum, state.t)
+
+
+def run(
+    spec: Config,
+    result: Optional[RunResult] = None,
+    checkpointer: Optional[Checkpointer] = None,
+    stop: Optional[StopSignals] = None,
+) -> RunResult:
+    """Run ``spec``; fill and return ``result`` (pass one in to keep partial rows on a crash).
+    With a ``checkpointer`` holding a saved state of the same config, continue from it: the
+    rows equal an uninterrupted run's.  On a stop signal: save and raise Interrupted."""
+    dev, dtype = resolve_device(spec.device.value), TORCH_DTYPES[spec.dtype.value]
+    res = result if result is not None else RunResult()
+    res.device = device_description(dev)
+    built = build_run(spec, dev, dtype)
+    res.probes, res.probes_skipped = built.probes.names, dict(built.probes.skipped)
+    res.layers = list(built.dynamics.model.matrices(built.initial.params))
+    state, clock = _restore(built, res, checkpointer, dev, dtype)
+    start, probe_at, model = state.t, set(spec.probe_steps()), built.dynamics.model
+    bar = tqdm(total=spec.steps, initial=start, disable=not spec.progress, delay=2.0,
+               desc=f"{spec.optimizer.name} lr={spec.lr:g}", unit="step", leave=False)
+    try:
+        for t in range(start, spec.steps + 1):
+            if checkpointer is not None:
+                _checkpoint(checkpointer, stop, state, start, res, clock)
+            if t < spec.steps:
+                grad = gradient(state, built.dynamics, built.data.train)
+                loss, finite = grad.loss, grad.finite
+            else:  # the last step: the loss of W_T only
+                loss = float(model.loss(state.params, built.data.train, built.dynamics.loss))
+                finite = math.isfinite(loss)
+            if t in probe_at:
+                _record_probe(built, state, loss, res.log, clock(), finite)
+            if not finite:
+                res.status, res.diverged_at = Status.diverged, t
+                return res
+            if t == spec.steps:
+                break
+            state = apply_update(state, grad, built.dynamics)
+            del grad
+            res.steps_done = state.t
+            if not _all_finite(model.matrices(state.params)):
+                res.status, res.diverged_at = Status.diverged, state.t
+                return res
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        res.status = Status.completed
+        return res
+    finally:
+        bar.close()

@@ -1,0 +1,137 @@
+"""The two-layer student of eq. (2) and its closed-form full-batch gradient (cf. eq. 8).
+
+    f(x) = a^T sigma(c W x) / sqrt(h),   c = 1/sqrt(d) (ntk, eq. 2) or 1 (mean_field, eq. 37)
+
+Stage 1 (Sec. 3.1) trains W with the second layer a fixed at its initial value.  For a loss
+l(f, y) with per-sample derivative l'_i = dl/df(x_i) (htsweep.losses), the gradient of the mean
+loss L(W) = (1/n) sum_i l(f(x_i), y_i) is
+
+    G = dL/dW = (c / (n sqrt(h))) diag(a) [ l' 1^T  (.)  sigma'(c X W^T) ]^T X,
+
+two GEMMs of n d h multiply-adds and a few element-wise passes over n x h.  For the MSE of
+the paper's code, l' = 2 (f - y): G = -2 x eq. (8) (eq. 8 as printed is the negative gradient
+of the 1/(2n) risk of eq. 3).
+
+Tensors may carry a leading batch dimension B on W (B x h x d, e.g. one learning rate per
+element): every operation here broadcasts over it, with a shared second layer a.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+from typing import Dict, Tuple
+
+import torch
+from torch import Tensor
+
+from htsweep import activations
+from htsweep.activations import Activation
+from htsweep.data.base import Split
+from htsweep.losses import Loss
+from htsweep.models.base import ModelConfig, Params
+from htsweep.seeding import generator
+
+
+class Parametrisation(str, Enum):
+    """``ntk``: eq. (2), W_ij, a_i ~ N(0, 1), pre-activation W x / sqrt(d).
+    ``mean_field``: eq. (37) of App. D, W_ij ~ N(0, 1/d), a_i ~ N(0, 1/h), pre-activation W x."""
+
+    ntk = "ntk"
+    mean_field = "mean_field"
+
+
+@dataclass
+class TwoLayerConfig(ModelConfig):
+    """Eq. (2): hidden width ``h``, student activation ``activation`` (sigma), parametrisation
+    ``param`` (ntk, eq. 2; mean_field, eq. 37)."""
+
+    OPTION = "two_layer"
+    name: str = "two_layer"
+    h: int = 1500
+    activation: Activation = Activation.tanh
+    param: Parametrisation = Parametrisation.ntk
+
+    def check(self) -> None:
+        self.require(self.h >= 1, "h", f"must be an integer >= 1, got {self.h}")
+
+
+class TwoLayer:
+    """The student of eq. (2) on inputs of dimension ``d``; parameters ``{"W": (h, d), "a": (h,)}``."""
+
+    trained = ("W",)
+
+    def __init__(self, cfg: TwoLayerConfig, d: int) -> None:
+        self.h = cfg.h
+        self.d = d
+        self.act = cfg.activation
+        self.param = cfg.param
+
+    @property
+    def preact_scale(self) -> float:
+        """c in sigma(c W x): 1/sqrt(d) for ntk (eq. 2), 1 for mean_field (eq. 37)."""
+        return 1.0 / math.sqrt(self.d) if self.param is Parametrisation.ntk else 1.0
+
+    @property
+    def w_init_std(self) -> float:
+        """Entry scale of W_0: 1 (ntk, Sec. 3) or 1/sqrt(d) (mean_field, App. D)."""
+        return 1.0 if self.param is Parametrisation.ntk else 1.0 / math.sqrt(self.d)
+
+    @property
+    def a_init_std(self) -> float:
+        """Entry scale of a: 1 (ntk) or 1/sqrt(h) (mean_field)."""
+        return 1.0 if self.param is Parametrisation.ntk else 1.0 / math.sqrt(self.h)
+
+    def init(self, seed: int) -> Params:
+        """(W_0, a) in float64 on the CPU from the streams ``init/W`` and ``init/a``."""
+        W = torch.randn(self.h, self.d, generator=generator(seed, "init/W"), dtype=torch.float64)
+        a = torch.randn(self.h, generator=generator(seed, "init/a"), dtype=torch.float64)
+        return {"W": W.mul_(self.w_init_std), "a": a.mul_(self.a_init_std)}
+
+    def matrices(self, params: Params) -> Dict[str, Tensor]:
+        return {"W": params["W"]}
+
+    def init_std(self, name: str) -> float:
+        if name != "W":
+            raise KeyError(f"two_layer: no matrix {name!r}; matrices: W")
+        return self.w_init_std
+
+    def preactivation(self, W: Tensor, X: Tensor, extra_scale: float = 1.0) -> Tensor:
+        """c X W^T (m x h, or B x m x h); the scale multiplies W (h x d), not the larger product."""
+        scale = self.preact_scale * extra_scale
+        return X @ (W if scale == 1.0 else W * scale).mT
+
+    def features(self, params: Params, X: Tensor, extra_scale: float = 1.0) -> Tensor:
+        """Post-activation features Z = sigma(c X W^T) / sqrt(h), (m x h): the rows of Z-bar^T
+        in eq. (6).  ``extra_scale`` multiplies the pre-activation (probe.feature_scale)."""
+        Z = activations.value_(self.act, self.preactivation(params["W"], X, extra_scale))
+        return Z.mul_(1.0 / math.sqrt(self.h))
+
+    def predict(self, params: Params, X: Tensor) -> Tensor:
+        """f(x) for every row of X, eq. (2)."""
+        return self.features(params, X) @ params["a"]
+
+    def loss(self, params: Params, split: Split, loss: Loss) -> Tensor:
+        return loss.mean(self.predict(params, split.X), split.y)
+
+    def loss_and_grad(self, params: Params, split: Split, loss: Loss) -> Tuple[Tensor, Params]:
+        """The mean loss and G = dL/dW in closed form (module docstring), one n x h buffer for
+        tanh / sigmoid (sigma' from sigma, fused with the multiplication by l')."""
+        W, a = params["W"], params["a"]
+        X, n = split.X, split.m
+        inv_sqrt_h = 1.0 / math.sqrt(self.h)
+        Z = self.preactivation(W, X)
+        if activations.grad_from_value(self.act):  # Z, then S, then dS in one buffer
+            S = activations.value_(self.act, Z)
+            value, dloss = loss.mean_and_dvalue((S @ a).mul_(inv_sqrt_h), split.y)
+            dS = activations.scale_by_grad_from_value_(self.act, S, dloss.unsqueeze(-1))
+        else:
+            S, dS = activations.value_and_grad(self.act, Z)
+            value, dloss = loss.mean_and_dvalue((S @ a).mul_(inv_sqrt_h), split.y)
+            del S, Z
+            dS.mul_(dloss.unsqueeze(-1))  # l'_i sigma'(.)_ij
+        G = dS.mT @ X  # (h x d)
+        G.mul_((a * (self.preact_scale * inv_sqrt_h / n)).unsqueeze(-1))
+        return value, {"W": G}
+

@@ -1,0 +1,31 @@
+"""Perturbations (the ``noise`` group), one module per option, registered here.
+
+To add one: ``htsweep/optim/perturbations/<name>.py`` with a :class:`PerturbationConfig`
+schema and a class with ``apply_(params, t)`` drawing from per-step seed streams; an entry in
+:data:`PERTURBATIONS`; and ``htsweep/conf/noise/<name>.yaml`` selecting the schema.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, NamedTuple, Type
+
+from htsweep.models.base import Model
+from htsweep.schema import lookup
+from htsweep.optim.perturbations.base import NoNoise, NoNoiseConfig, Perturbation, PerturbationConfig
+
+
+class PerturbationEntry(NamedTuple):
+    schema: Type[PerturbationConfig]
+    build: Callable[[PerturbationConfig, Model, int], Perturbation]
+
+
+PERTURBATIONS: Dict[str, PerturbationEntry] = {
+    "none": PerturbationEntry(NoNoiseConfig, lambda cfg, model, seed: NoNoise()),
+}
+
+
+def make_perturbation(cfg: PerturbationConfig, model: Model, seed: int) -> Perturbation:
+    return lookup(PERTURBATIONS, cfg.name, "noise").build(cfg, model, seed)
+
+
+__all__ = ["PERTURBATIONS", "Perturbation", "PerturbationConfig", "PerturbationEntry", "make_perturbation"]

@@ -1,0 +1,90 @@
+"""Probes: one module per measurement, registered here in the order they run.
+
+``readout`` (eq. 6-7), ``spectrum`` (the ESD of each analysed matrix and its relation to the
+last update) and ``update`` (norms of W_t - W_0 and of M_{t-1}).  To add a probe: write
+``htsweep/probes/<name>.py`` with a class returning :class:`ProbeOutput` and a
+``build(setup) -> Probe | Skipped`` that states when it does not apply; add it to
+:data:`PROBES`; document its columns in the README.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Tuple
+
+from torch import Tensor
+
+from htsweep.probes import readout, spectrum, update
+from htsweep.probes.base import Built, Probe, ProbeOutput, ProbeSetup, ProbeView, Row, Skipped
+
+PROBES: Dict[str, Callable[[ProbeSetup], Built]] = {
+    "readout": readout.build,
+    "spectrum": spectrum.build,
+    "update": update.build,
+}
+
+
+@dataclass
+class ProbeSet:
+    """The probes of one run, and the ones skipped with why."""
+
+    probes: List[Probe]
+    skipped: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def names(self) -> List[str]:
+        return [p.name for p in self.probes]
+
+
+def build_probes(setup: ProbeSetup) -> ProbeSet:
+    """Every registered probe that applies to this run."""
+    out = ProbeSet(probes=[])
+    for name, build in PROBES.items():
+        built = build(setup)
+        if isinstance(built, Skipped):
+            out.skipped[name] = built.reason
+        else:
+            out.probes.append(built)
+    return out
+
+
+@dataclass
+class Measurement:
+    """All probes' results at one step: one row per layer (step-level values repeated on each),
+    the eigenvalues per layer and the full overlap matrices per layer."""
+
+    rows: List[Row]
+    esd: Dict[str, Tensor]
+    overlaps: Dict[str, Tuple[Any, Any]]
+
+
+def measure(probes: ProbeSet, view: ProbeView) -> Measurement:
+    """Run every probe on ``view`` and merge their outputs into rows keyed (step, layer)."""
+    layers = list(view.setup.model.matrices(view.params))
+    step_values: Row = {}
+    per_layer: Dict[str, Row] = {layer: {} for layer in layers}
+    esd: Dict[str, Tensor] = {}
+    overlaps: Dict[str, Tuple[Any, Any]] = {}
+    for probe in probes.probes:
+        out: ProbeOutput = probe(view)
+        step_values.update(out.step_values)
+        for layer, values in out.layer_values.items():
+            per_layer.setdefault(layer, {}).update(values)
+        esd.update(out.esd)
+        overlaps.update(out.overlaps)
+    rows = [{"step": view.step, "layer": layer, **step_values, **values} for layer, values in per_layer.items()]
+    return Measurement(rows=rows, esd=esd, overlaps=overlaps)
+
+
+__all__ = [
+    "Measurement",
+    "PROBES",
+    "Probe",
+    "ProbeOutput",
+    "ProbeSet",
+    "ProbeSetup",
+    "ProbeView",
+    "Skipped",
+    "build_probes",
+    "measure",
+]

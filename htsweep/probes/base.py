@@ -1,0 +1,73 @@
+"""The probe interface: a measurement of the training state at a probe step.
+
+A probe is built once per run from a :class:`ProbeSetup` (or skipped, by rule, with the reason
+recorded in run.json) and called at every probe step with a :class:`ProbeView`.  It returns a
+:class:`ProbeOutput`: step-level values (one per step, e.g. the readout losses), per-layer
+values (one row per analysed matrix, keyed by its name), eigenvalues per layer for esd.parquet
+and, optionally, full overlap matrices.  Probes are pure: they never change the training
+state.  Decompositions shared between probes of one step go through ``view.cache``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Optional, Protocol, Tuple, Union
+
+from torch import Tensor
+
+from htsweep.data.base import Dataset
+from htsweep.models.base import Model, Params
+
+Row = Dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ProbeSetup:
+    """What a probe may depend on, fixed for the whole run."""
+
+    probe: Any  # htsweep.config.ProbeConfig
+    readout: Any  # htsweep.config.ReadoutConfig
+    model: Model
+    data: Dataset  # on the run's device and dtype
+    params0: Params  # the initial parameters, on the run's device and dtype
+
+
+@dataclass
+class ProbeView:
+    """The state at probe step t: W_t (``params``), the last update M_{t-1} (``update``,
+    None at t = 0) and a per-step cache shared by the probes of this step."""
+
+    step: int
+    params: Params
+    update: Optional[Params]
+    setup: ProbeSetup
+    cache: Dict[Any, Any] = field(default_factory=dict)
+
+    def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
+
+
+@dataclass
+class ProbeOutput:
+    step_values: Row = field(default_factory=dict)
+    layer_values: Dict[str, Row] = field(default_factory=dict)
+    esd: Dict[str, Tensor] = field(default_factory=dict)  # layer -> eigenvalues, ascending, CPU
+    overlaps: Dict[str, Tuple[Any, Any]] = field(default_factory=dict)  # layer -> (O_U, O_V)
+
+
+class Probe(Protocol):
+    name: str
+
+    def __call__(self, view: ProbeView) -> ProbeOutput: ...
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A probe that does not run in this run, and why (recorded in run.json)."""
+
+    reason: str
+
+
+Built = Union[Probe, Skipped]

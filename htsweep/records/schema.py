@@ -1,0 +1,149 @@
+"""The one place that says what a run's records contain.
+
+Every module that writes or reads run outputs imports its names from here: the run statuses,
+the problem kinds aggregation reports, the output file names, the metric columns of
+``metrics.parquet`` in their documented order, the key and value columns of ``esd.parquet``
+with their storage dtypes, the layout of ``run.json`` (:class:`RunRecord`) and the config keys
+that do not change a run's numbers (left out of its hash).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
+from typing import Any, Dict, List, Mapping, Optional
+
+import numpy as np
+import pyarrow as pa
+
+
+class Status(str, Enum):
+    """How a run ended (``run.json``'s ``status``).
+
+    ``diverged`` is set only by the training loop's own finiteness check (a non-finite loss,
+    gradient or weight); every other exception is ``failed``."""
+
+    completed = "completed"
+    diverged = "diverged"
+    failed = "failed"
+    interrupted = "interrupted"
+
+
+class Problem(str, Enum):
+    """What aggregation reports about a run that is not a clean ``completed`` one, in the
+    order its problems table lists them."""
+
+    missing = "missing"
+    corrupted = "corrupted"
+    incomplete = "incomplete"
+    empty = "empty"
+    failed = "failed"
+    diverged = "diverged"
+
+
+METRICS_FILE = "metrics.parquet"
+ESD_FILE = "esd.parquet"
+RUN_FILE = "run.json"
+OVERLAPS_FILE = "overlaps.npz"
+
+# Key of every metrics row: the probe step and the analysed matrix ("W" for the two-layer
+# model; a module name for a deep network).
+KEY_COLUMNS = ("step", "layer")
+
+# Columns every metrics row has, first and in this order (the README documents each).  Rows
+# also carry the spectral module's further columns (fitted MP bulk, norms, phase, overlaps,
+# ...), appended after these in the order they first appear.  Step-level quantities (the
+# readout losses, the stage-1 loss) are repeated on every layer's row of a step.
+PROBE_COLUMNS = (
+    *KEY_COLUMNS,
+    "train_loss",
+    "test_loss",
+    "kta",
+    "sim_w_beta",
+    "pl_alpha_hill",
+    "pl_alpha_hill_xmin",
+    "pl_alpha_ks",
+    "pl_alpha_ks_xmin",
+    "pl_alpha_ks_distance",
+    "pl_alpha_ks_n_tail",
+    "lambda_max",
+    "frobenius_norm",
+    "stable_rank",
+    "num_spikes",
+    "mp_lambda_plus",
+    "mp_spike_threshold",
+    "delta_w_spectral",
+    "delta_w_frobenius",
+    "update_spectral",
+    "update_frobenius",
+    "matrix_rows",
+    "matrix_cols",
+    "mp_sigma2",
+)
+# Columns the training loop adds to each row.
+LOOP_COLUMNS = ("lr_t", "stage1_loss", "elapsed_s")
+METRIC_COLUMNS = (*PROBE_COLUMNS, *LOOP_COLUMNS)
+# Metric columns that differ between two identical runs.
+NONDETERMINISTIC_COLUMNS = ("elapsed_s",)
+
+# Columns renamed by the redesign of version 0.2 (old name -> new name).  Old run folders
+# keep their old names; the README lists these.
+RENAMED_COLUMNS: Dict[str, str] = {"activation.name": "model.activation"}
+
+# esd.parquet: one row per eigenvalue of each analysed matrix's W^T W (ascending within a
+# (step, layer)), float64.
+ESD_SCHEMA = pa.schema(
+    [
+        ("step", pa.int64()),
+        ("layer", pa.string()),
+        ("index", pa.int64()),
+        ("eigenvalue", pa.float64()),
+    ]
+)
+# The full overlap matrices (probe.overlaps=full) hold squared cosines in [0, 1]: float16.
+OVERLAP_DTYPE = np.float16
+
+# Config keys that do not change a run's numbers: left out of the config hash, and never a
+# grid axis of a sweep.
+UNHASHED_KEYS = ("progress", "checkpoint", "resume", "figures")
+
+
+@dataclass
+class RunRecord:
+    """``run.json``: how a run ended and everything needed to trust or relaunch it."""
+
+    status: Status
+    steps_done: int
+    steps_requested: int
+    config_hash: str
+    config: Dict[str, Any]
+    diverged_at_step: Optional[int] = None
+    resumed_from_step: Optional[int] = None
+    probe_steps: List[int] = field(default_factory=list)
+    layers: List[str] = field(default_factory=list)
+    probes: List[str] = field(default_factory=list)  # the probes that ran
+    probes_skipped: Dict[str, str] = field(default_factory=dict)  # probe -> why not
+    wall_seconds: Optional[float] = None
+    started_at: Optional[str] = None
+    finished_at: Optional[str] = None
+    device: Optional[str] = None
+    dtype: Optional[str] = None
+    versions: Dict[str, str] = field(default_factory=dict)
+    environment: Dict[str, Any] = field(default_factory=dict)
+    error: Optional[str] = None
+
+    def to_json(self) -> Dict[str, Any]:
+        out = asdict(self)
+        out["status"] = self.status.value
+        return out
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> "RunRecord":
+        """Parse a run.json (unknown keys are ignored, missing optional ones take their
+        defaults; a record without a known status raises ValueError)."""
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in obj.items() if k in known}
+        kwargs["status"] = Status(obj.get("status"))
+        for key in ("steps_done", "steps_requested", "config_hash", "config"):
+            kwargs.setdefault(key, None)
+        return cls(**kwargs)
