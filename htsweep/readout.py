@@ -16,8 +16,10 @@ Gram is accumulated in the run's dtype (one symmetric rank-n update) and the sol
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
+import scipy.linalg
 import torch
 from scipy.linalg import lapack
 from torch import Tensor
@@ -43,28 +45,49 @@ def moments(Z: Tensor, y: Tensor) -> Moments:
 
 
 def ridge_solve(mom: Moments, reg_lambda: float) -> Tensor:
-    """a_hat of eq. (6), float64, by Cholesky on Z^T Z + (lambda n / h) I."""
+    """a_hat of eq. (6), float64, by Cholesky on Z^T Z + (lambda n / h) I.
+
+    When the regulariser is below the Gram's rounding (features so large that lambda n / h <
+    eps ||Z^T Z||: a blown-up but finite state), Cholesky can fail on a matrix that is positive
+    definite in exact arithmetic; the solve then falls back to a symmetric LDL^T factorisation.
+    Non-finite moments, or a non-finite solution, raise FloatingPointError."""
     h = mom.gram.shape[0]
+    if not (bool(torch.isfinite(mom.gram).all()) and bool(torch.isfinite(mom.zy).all())):
+        raise FloatingPointError("ridge readout: non-finite features (Z^T Z or Z^T y)")
     A = mom.gram.clone()
     A.diagonal().add_(reg_lambda * mom.n / h)
+    x = _cholesky_solve(A, mom.zy)
+    if x is None:
+        x = _symmetric_solve(A, mom.zy)
+    if x is None or not bool(torch.isfinite(x).all()):
+        raise FloatingPointError("ridge readout: Z^T Z + (reg_lambda n / h) I is numerically singular")
+    return x
+
+
+def _cholesky_solve(A: Tensor, b: Tensor) -> Optional[Tensor]:
+    """x with A x = b by Cholesky, or None when A is not numerically positive definite."""
     if A.device.type == "cpu":  # LAPACK ?potrf/?potrs on the BLAS that formed the Gram
         # A is symmetric, so its row-major buffer is the column-major A: no copy.  ?potrf
-        # need not notice a NaN off its diagonal blocks, hence the explicit check.
-        c, info = lapack.dpotrf(A.numpy().T, lower=0, clean=0, overwrite_a=1)
-        if info == 0:
-            x, info = lapack.dpotrs(c, mom.zy.numpy(), lower=0)
-            if info == 0 and np.isfinite(x).all():
-                return torch.from_numpy(x)
-    else:
-        L, info = torch.linalg.cholesky_ex(A)
-        if int(info) == 0:
-            x = torch.cholesky_solve(mom.zy.unsqueeze(1), L).squeeze(1)
-            if bool(torch.isfinite(x).all()):
-                return x
-    raise FloatingPointError(
-        "ridge readout: Z^T Z + (reg_lambda n / h) I is not positive definite "
-        "(non-finite features?)"
-    )
+        # need not notice a NaN off its diagonal blocks, hence the callers' finiteness checks.
+        c, info = lapack.dpotrf(A.clone().numpy().T, lower=0, clean=0, overwrite_a=1)
+        if info != 0:
+            return None
+        x, info = lapack.dpotrs(c, b.numpy(), lower=0)
+        return torch.from_numpy(x) if info == 0 else None
+    L, info = torch.linalg.cholesky_ex(A)
+    if int(info) != 0:
+        return None
+    return torch.cholesky_solve(b.unsqueeze(1), L).squeeze(1)
+
+
+def _symmetric_solve(A: Tensor, b: Tensor) -> Optional[Tensor]:
+    """x with A x = b for a symmetric, possibly ill-conditioned A (LDL^T, ?sysv), or None."""
+    try:
+        if A.device.type == "cpu":
+            return torch.from_numpy(scipy.linalg.solve(A.numpy(), b.numpy(), assume_a="sym", check_finite=False))
+        return torch.linalg.solve(A, b)
+    except (np.linalg.LinAlgError, RuntimeError):
+        return None
 
 
 def kta(mom: Moments) -> float:

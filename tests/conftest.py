@@ -1,32 +1,26 @@
-"""Shared fixtures: small, fast configurations of the paper's setting."""
+"""Shared fixtures: configs composed from the real YAML (lightning-hydra-template style)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from hydra.core.global_hydra import GlobalHydra
 
-from htsweep.config import Config, DType
+from tests.helpers import small_node
 
 
-def small_config(**over) -> Config:
-    """The paper's setting scaled down (n=300, d=60, h=90), float64, no progress bar."""
-    cfg = Config()
-    cfg.data.n, cfg.data.d, cfg.data.n_test = 300, 60, 100
-    cfg.model.h = 90
-    cfg.steps = 3
-    cfg.dtype = DType.float64
-    cfg.progress = False
-    for key, value in over.items():
-        node = cfg
-        *path, leaf = key.split(".")
-        for part in path:
-            node = getattr(node, part)
-        setattr(node, leaf, value)
-    cfg.__post_init__()
-    return cfg
+@pytest.fixture
+def cfg_small():
+    """The small run's task node, composed from htsweep/conf (the YAML defaults under test)."""
+    node = small_node()
+    yield node
+    GlobalHydra.instance().clear()
 
 
 @pytest.fixture(autouse=True)
-def _deterministic_threads():
+def _two_threads():
+    """Two threads (the CI machine's cores), restored afterwards."""
+    before = torch.get_num_threads()
     torch.set_num_threads(2)
     yield
+    torch.set_num_threads(before)

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from omegaconf import OmegaConf
 
 from htsweep import records
-from htsweep.resume import CHECKPOINT_FILE, CLAIM_FILE, Checkpointer, Claim, Interrupted
-from htsweep.runner import INTERRUPTED, train
-from htsweep.train import run_and_record
-
-from conftest import small_config
+from htsweep.job import run_and_record
+from htsweep.loop import run
+from htsweep.records import Status
+from htsweep.resume import CHECKPOINT_FILE, CHECKPOINT_FORMAT, CLAIM_FILE, Checkpointer, Claim, Interrupted
+from tests.helpers import small_node, small_spec
 
 
 class StopAfter:
@@ -35,50 +34,58 @@ class StopAfter:
 
 
 def _rows(result):
-    return pd.DataFrame(result.rows).drop(columns="elapsed_s")
+    return pd.DataFrame(result.log.rows).drop(columns="elapsed_s")
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "gd"])
 @pytest.mark.parametrize("stop_at", [1, 4, 7])
-def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, stop_at):
-    cfg = small_config(steps=8, **{"probe.every": 3})
-    reference = train(cfg)
+def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, stop_at, optimizer):
+    cfg = small_spec("steps=8", "probe.every=3", f"optimizer={optimizer}", "lr_schedule=step", "weight_norm=frobenius")
+    reference = run(cfg)
     ckpt = Checkpointer(tmp_path / CHECKPOINT_FILE, every=0, config_hash="h")
     with pytest.raises(Interrupted) as info:
-        train(cfg, checkpointer=ckpt, stop=StopAfter(stop_at))
+        run(cfg, checkpointer=ckpt, stop=StopAfter(stop_at))
     assert info.value.step == stop_at and (tmp_path / CHECKPOINT_FILE).exists()
-    resumed = train(cfg, checkpointer=ckpt)
-    assert resumed.resumed_from == stop_at and resumed.status == "completed"
+    resumed = run(cfg, checkpointer=ckpt)
+    assert resumed.resumed_from == stop_at and resumed.status is Status.completed
     pd.testing.assert_frame_equal(_rows(resumed), _rows(reference))
-    assert resumed.esd_steps == reference.esd_steps
-    for a, b in zip(resumed.esd, reference.esd):
+    assert [(s, layer) for s, layer, _ in resumed.log.esd] == [(s, layer) for s, layer, _ in reference.log.esd]
+    for (_, _, a), (_, _, b) in zip(resumed.log.esd, reference.log.esd):
         assert (a == b).all()
 
 
 def test_resume_keeps_the_full_overlap_matrices(tmp_path):
-    from htsweep.config import OverlapMode
-
-    cfg = small_config(steps=4, **{"probe.overlaps": OverlapMode.full})
-    reference = train(cfg)
+    cfg = small_spec("steps=4", "probe.overlaps=full")
+    reference = run(cfg)
     ckpt = Checkpointer(tmp_path / CHECKPOINT_FILE, every=0, config_hash="h")
     with pytest.raises(Interrupted):
-        train(cfg, checkpointer=ckpt, stop=StopAfter(2))
-    resumed = train(cfg, checkpointer=ckpt)
-    assert sorted(resumed.overlaps) == sorted(reference.overlaps) == [1, 2, 3, 4]
-    for step, (o_u, o_v) in reference.overlaps.items():
-        assert (resumed.overlaps[step][0] == o_u).all() and (resumed.overlaps[step][1] == o_v).all()
+        run(cfg, checkpointer=ckpt, stop=StopAfter(2))
+    resumed = run(cfg, checkpointer=ckpt)
+    assert sorted(resumed.log.overlaps) == sorted(reference.log.overlaps) == [(t, "W") for t in (1, 2, 3, 4)]
+    for key, (o_u, o_v) in reference.log.overlaps.items():
+        assert (resumed.log.overlaps[key][0] == o_u).all() and (resumed.log.overlaps[key][1] == o_v).all()
 
 
 def test_periodic_checkpoints_and_foreign_checkpoint_is_ignored(tmp_path):
-    cfg = small_config(steps=5)
+    cfg = small_spec("steps=5")
     ckpt = Checkpointer(tmp_path / CHECKPOINT_FILE, every=2, config_hash="h1")
-    train(cfg, checkpointer=ckpt)
-    assert ckpt.load()["t"] == 4
+    run(cfg, checkpointer=ckpt)
+    saved = ckpt.load()
+    assert saved["state"]["t"] == 4 and saved["format"] == CHECKPOINT_FORMAT
+    assert "rng_torch" not in saved  # nothing global: every draw comes from a named stream
     other = Checkpointer(tmp_path / CHECKPOINT_FILE, every=2, config_hash="h2")
     assert other.load() is None  # another config's state is never resumed
 
 
+def test_a_checkpoint_of_another_format_is_ignored(tmp_path):
+    import torch
+
+    torch.save({"config_hash": "h", "t": 3, "W": torch.zeros(2)}, tmp_path / CHECKPOINT_FILE)
+    assert Checkpointer(tmp_path / CHECKPOINT_FILE, config_hash="h").load() is None
+
+
 def test_relaunch_skips_a_completed_run(tmp_path):
-    cfg = OmegaConf.structured(small_config(steps=2))
+    cfg = small_node("steps=2")
     assert run_and_record(cfg, tmp_path) is not None
     before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
     assert run_and_record(cfg, tmp_path) is None
@@ -87,24 +94,22 @@ def test_relaunch_skips_a_completed_run(tmp_path):
 
 
 def test_relaunch_with_another_config_refuses_to_overwrite(tmp_path):
-    run_and_record(OmegaConf.structured(small_config(steps=2)), tmp_path)
+    run_and_record(small_node("steps=2"), tmp_path)
     with pytest.raises(RuntimeError, match="another config"):
-        run_and_record(OmegaConf.structured(small_config(steps=2, lr=0.5)), tmp_path)
+        run_and_record(small_node("steps=2", "lr=0.5"), tmp_path)
     assert json.loads((tmp_path / records.RUN_FILE).read_text())["config"]["lr"] == 1.0
 
 
 def test_failed_run_reruns_only_on_request(tmp_path, monkeypatch):
-    import htsweep.runner as runner_mod
+    import htsweep.loop as loop_mod
 
-    real_probe = runner_mod.probe
-    monkeypatch.setattr(runner_mod, "probe", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x")))
-    cfg = small_config(steps=2)
+    real = loop_mod.measure
+    monkeypatch.setattr(loop_mod, "measure", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x")))
     with pytest.raises(RuntimeError):
-        run_and_record(OmegaConf.structured(cfg), tmp_path)
-    monkeypatch.setattr(runner_mod, "probe", real_probe)
-    assert run_and_record(OmegaConf.structured(cfg), tmp_path) is None
-    cfg.resume.rerun_failed = True
-    assert run_and_record(OmegaConf.structured(cfg), tmp_path).status == "completed"
+        run_and_record(small_node("steps=2"), tmp_path)
+    monkeypatch.setattr(loop_mod, "measure", real)
+    assert run_and_record(small_node("steps=2"), tmp_path) is None
+    assert run_and_record(small_node("steps=2", "resume.rerun_failed=true"), tmp_path).status is Status.completed
 
 
 def test_claim_excludes_a_live_holder_and_takes_over_a_dead_one(tmp_path):
@@ -148,8 +153,8 @@ TINY = ["data.n=200", "data.d=40", "model.h=60", "data.n_test=20", "device=cpu",
 
 def _launch(run_dir: Path, steps: int) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "htsweep.train", *TINY, f"steps={steps}", "probe.every=200",
-         f"hydra.run.dir={run_dir}"],
+        [sys.executable, "-m", "htsweep.train", *TINY, f"steps={steps}", f"probe.every={steps // 10}",
+         "checkpoint.every=50", f"hydra.run.dir={run_dir}"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -159,20 +164,18 @@ def _launch(run_dir: Path, steps: int) -> subprocess.Popen:
 @pytest.mark.slow
 def test_sigterm_mid_run_then_relaunch_matches_uninterrupted(tmp_path):
     """Kill test without Slurm: SIGTERM a run mid-way, relaunch the same command, compare."""
-    steps = 2000  # a few seconds of loop: SIGTERM lands mid-run
+    steps = 20000  # seconds of loop; the signal is sent once the first periodic checkpoint exists
     run_dir = tmp_path / "killed"
     proc = _launch(run_dir, steps)
     deadline = time.time() + 120
-    while not (run_dir / CLAIM_FILE).exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.3)
+    while not (run_dir / CHECKPOINT_FILE).exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before its first checkpoint"
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     record = json.loads((run_dir / records.RUN_FILE).read_text())
-    if record["status"] == "completed":
-        pytest.skip("the run finished before SIGTERM arrived (machine too fast for this test)")
     assert proc.returncode == 128 + signal.SIGTERM, err
-    assert record["status"] == INTERRUPTED and 0 < record["steps_done"] < steps
+    assert record["status"] == Status.interrupted.value and 0 < record["steps_done"] < steps
     partial = pd.read_parquet(run_dir / records.METRICS_FILE)
     assert partial["step"].is_unique and partial["step"].max() <= record["steps_done"]
     assert (run_dir / CHECKPOINT_FILE).exists() and not (run_dir / CLAIM_FILE).exists()
@@ -190,7 +193,7 @@ def test_sigterm_mid_run_then_relaunch_matches_uninterrupted(tmp_path):
     a = pd.read_parquet(run_dir / records.METRICS_FILE).drop(columns="elapsed_s")
     b = pd.read_parquet(fresh_dir / records.METRICS_FILE).drop(columns="elapsed_s")
     pd.testing.assert_frame_equal(a, b)
-    assert list(a["step"]) == list(range(0, steps + 1, 200))
+    assert list(a["step"]) == list(range(0, steps + 1, steps // 10))
     ea = pd.read_parquet(run_dir / records.ESD_FILE)
     eb = pd.read_parquet(fresh_dir / records.ESD_FILE)
     pd.testing.assert_frame_equal(ea, eb)

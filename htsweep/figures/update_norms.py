@@ -45,7 +45,8 @@ def applies(tables: SweepTables) -> Optional[str]:
 def linear_fit(x: np.ndarray, y: np.ndarray) -> Tuple[float, float, float]:
     """Least squares y = slope x + intercept -> (slope, intercept, R^2 = 1 - SS_res / SS_tot).
 
-    R^2 is nan with fewer than two distinct x, and 1 when y is exactly constant and fitted."""
+    R^2 is nan with fewer than two distinct x, and 1 when y is constant (the least-squares
+    line, slope 0, fits it exactly; the float residuals are rounding)."""
     x = np.asarray(x, float)
     y = np.asarray(y, float)
     if len(np.unique(x)) < 2:
@@ -53,7 +54,7 @@ def linear_fit(x: np.ndarray, y: np.ndarray) -> Tuple[float, float, float]:
     slope, intercept = np.polyfit(x, y, 1)
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     ss_res = float(np.sum((y - (slope * x + intercept)) ** 2))
-    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else math.nan)
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
     return float(slope), float(intercept), r2
 
 

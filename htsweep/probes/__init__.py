@@ -9,12 +9,14 @@ last update) and ``update`` (norms of W_t - W_0 and of M_{t-1}).  To add a probe
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Tuple
 
 from torch import Tensor
 
 from htsweep.probes import readout, spectrum, update
+from htsweep.records.schema import PROBE_COLUMNS
 from htsweep.probes.base import Built, Probe, ProbeOutput, ProbeSetup, ProbeView, Row, Skipped
 
 PROBES: Dict[str, Callable[[ProbeSetup], Built]] = {
@@ -72,7 +74,8 @@ def measure(probes: ProbeSet, view: ProbeView) -> Measurement:
             per_layer.setdefault(layer, {}).update(values)
         esd.update(out.esd)
         overlaps.update(out.overlaps)
-    rows = [{"step": view.step, "layer": layer, **step_values, **values} for layer, values in per_layer.items()]
+    blank = dict.fromkeys(PROBE_COLUMNS, math.nan)  # a column no probe computed is NaN
+    rows = [{**blank, "step": view.step, "layer": layer, **step_values, **values} for layer, values in per_layer.items()]
     return Measurement(rows=rows, esd=esd, overlaps=overlaps)
 
 

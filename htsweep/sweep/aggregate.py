@@ -151,7 +151,7 @@ def aggregate(
     if not found.runs:
         raise AggregateError(f"no runs under {sweep}: expected run folders (e.g. <job>/{METRICS_FILE}) or a {MULTIRUN_FILE}")
     summary = build_summary(read_metrics(found), found.runs)
-    config = [c for c in config_columns(found.runs) if c in summary.columns]
+    config = config_columns(found.runs, list(summary.columns))
     metrics, grid = metric_columns(summary, config), grid_columns(summary, config)
     agg = build_aggregate(summary, grid, metrics, config, statuses)
     problems = build_problems(found.runs)

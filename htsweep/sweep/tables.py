@@ -76,9 +76,11 @@ def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
     return df
 
 
-def config_columns(runs: Sequence[Run]) -> List[str]:
-    """The flattened config keys of every run.json, in order of first appearance."""
-    return list(dict.fromkeys(key for run in runs for key in run.flat_config))
+def config_columns(runs: Sequence[Run], columns: Sequence[str]) -> List[str]:
+    """The ``columns`` (the summary's, in the metrics files' order: the run config's own key
+    order) that are keys of some run's flattened run.json config."""
+    keys = {key for run in runs for key in run.flat_config}
+    return [c for c in columns if c in keys]
 
 
 def build_summary(table: pa.Table, runs: Sequence[Run]) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import torch
 from scipy.integrate import quad
 
 from htsweep.spectral import MarchenkoPastur, fit_mp, fit_mp_scale, ks_to_law
-from spectral_helpers import esd, gaussian, rank_one, single_thread, student_t  # noqa: F401
+from tests.spectral.helpers import esd, gaussian, rank_one, single_thread, student_t  # noqa: F401
 
 SHAPES = [(1500, 1000, 1.0), (300, 300, 2.0), (100, 400, 0.5), (400, 390, 1e-3)]
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from htsweep.spectral import alpha_hill, alpha_ks, ks_candidates, ks_distances, tail_comparison
-from spectral_helpers import (  # noqa: F401  (single_thread is an autouse fixture)
+from tests.spectral.helpers import (  # noqa: F401  (single_thread is an autouse fixture)
     esd,
     gaussian,
     pareto_over_bulk,

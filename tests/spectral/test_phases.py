@@ -11,12 +11,13 @@ import torch
 from htsweep.spectral import (
     ESDPhase,
     MarchenkoPastur,
+    PhaseThresholdError,
     PhaseThresholds,
     PowerLawFit,
     classify_phase,
     fit_mp,
 )
-from spectral_helpers import esd, gaussian, rank_one, single_thread, student_t  # noqa: F401
+from tests.spectral.helpers import esd, gaussian, rank_one, single_thread, student_t  # noqa: F401
 
 SHAPES = [(300, 200), (200, 300), (250, 250), (600, 400)]
 
@@ -110,8 +111,17 @@ def test_thresholds_are_used():
     ],
 )
 def test_thresholds_validate(field, value):
-    with pytest.raises(ValueError, match=f"^probe\\.phase\\.{field}:"):
+    """A bad threshold raises PhaseThresholdError (a ValueError) naming the field, not where
+    the thresholds sit in a configuration; the default of every field is valid."""
+    with pytest.raises(PhaseThresholdError) as info:
         PhaseThresholds(**{field: value})
+    err = info.value
+    assert isinstance(err, ValueError)
+    assert err.field_name == field
+    assert str(err).startswith(f"{field}: ") and str(value) in err.message
+    assert "probe." not in str(err)
+    default = getattr(PhaseThresholds(), field)
+    assert PhaseThresholds(**{field: default}) == PhaseThresholds()
 
 
 def test_phase_values_are_the_paper_names():

@@ -1,6 +1,8 @@
 """Shared generators for the spectral tests: synthetic ESDs with known structure.
 
-Imported by tests/test_spectral_*.py (pytest puts this directory on sys.path)."""
+Imported as ``from tests.spectral.helpers import ...`` by tests/spectral/test_*.py.  Every
+generator returns float64 tensors explicitly (no test changes torch's default dtype).
+``single_thread`` is an autouse fixture: a module that imports it runs its tests on one thread."""
 
 from __future__ import annotations
 

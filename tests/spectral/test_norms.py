@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from htsweep.spectral import matrix_entropy, norm_metrics, numerical_rank
-from spectral_helpers import esd, single_thread  # noqa: F401
+from tests.spectral.helpers import esd, single_thread  # noqa: F401
 
 
 def with_singular_values(s, h: int, d: int, seed: int = 0) -> torch.Tensor:

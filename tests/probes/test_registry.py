@@ -1,0 +1,35 @@
+"""The probe registry: order, skip rules in the run record, rows keyed (step, layer)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from htsweep.loop import build_run
+from htsweep.probes import PROBES, ProbeView, build_probes, measure
+from htsweep.records import PROBE_COLUMNS
+from tests.helpers import small_spec
+
+
+def test_every_probe_runs_by_default_in_registry_order():
+    built = build_run(small_spec(), torch.device("cpu"), torch.float64)
+    assert built.probes.names == list(PROBES) == ["readout", "spectrum", "update"]
+    assert built.probes.skipped == {}
+
+
+def test_measure_merges_into_one_row_per_layer_with_every_probe_column():
+    built = build_run(small_spec(), torch.device("cpu"), torch.float64)
+    m = measure(built.probes, ProbeView(step=0, params=built.initial.params, update=None, setup=built.setup))
+    assert len(m.rows) == 1
+    row = m.rows[0]
+    assert row["step"] == 0 and row["layer"] == "W"
+    assert set(PROBE_COLUMNS) <= set(row)
+    assert math.isnan(row["update_frobenius"]) and math.isfinite(row["train_loss"]) and math.isfinite(row["lambda_max"])
+    assert list(m.esd) == ["W"] and m.overlaps == {}
+
+
+def test_all_switched_off_leaves_only_the_update_probe():
+    built = build_run(small_spec("probe.readout=false", "probe.spectrum=false"), torch.device("cpu"), torch.float64)
+    probes = build_probes(built.setup)
+    assert probes.names == ["update"] and set(probes.skipped) == {"readout", "spectrum"}
