@@ -265,7 +265,7 @@ def to_spec(node: Any) -> Config:
     if isinstance(node, Config):
         node.__post_init__()
         return node
-    missing = [g for g in GROUPS if g in node and OmegaConf.is_missing(node, g)]
+    missing = [g for g in GROUPS if g in node.keys() and OmegaConf.is_missing(node, g)]
     if missing:
         raise ConfigError(missing[0], f"no option selected; allowed: {', '.join(GROUPS[missing[0]])}")
     try:
@@ -274,7 +274,33 @@ def to_spec(node: Any) -> Config:
     except PhaseThresholdError as ex:
         raise ConfigError(f"probe.phase.{ex.field_name}", ex.message) from None
     assert isinstance(spec, Config)
+    _reject_unknown_keys(node, spec)
     return spec
+
+
+def _reject_unknown_keys(node: DictConfig, spec: Config) -> None:
+    """A key the schemas do not define (e.g. ``+foo=1``, or ``+optimizer.beta1`` for GD)
+    is an error, never an unused extra that changes the config hash."""
+    known = set(flatten_keys(OmegaConf.to_container(OmegaConf.structured(spec), enum_to_str=True)))
+    given = flatten_keys(OmegaConf.to_container(node, resolve=False, enum_to_str=True))
+    for key in given:
+        if key not in known and not any(k.startswith(f"{key}.") for k in known):
+            group, _, _ = key.partition(".")
+            if group in GROUPS and "." in key:
+                keys = sorted(k.split(".", 1)[1] for k in known if k.startswith(f"{group}."))
+                name = getattr(getattr(spec, group), "name", "?")
+                raise ConfigError(key, f"unknown key for {group}={name}; its keys: {', '.join(keys)}")
+            raise ConfigError(key, "unknown key: no schema defines it (python -m htsweep.train --cfg job lists every key)")
+
+
+def flatten_keys(tree: Any, prefix: str = "") -> List[str]:
+    """Dotted paths of the leaves of a nested dict (lists are leaves)."""
+    if not isinstance(tree, dict) or not tree:
+        return [prefix[:-1]] if prefix else []
+    out: List[str] = []
+    for key, value in tree.items():
+        out += flatten_keys(value, f"{prefix}{key}.")
+    return out
 
 
 def task_container(node: DictConfig) -> Dict[str, Any]:

@@ -182,11 +182,10 @@ def build_aggregate(
     grouped = keep.groupby([*keys, *carried], dropna=False, sort=False)
     stats = grouped[list(metrics)].agg(list(STATS))
     stats.columns = [f"{m}_{s}" for m, s in stats.columns]
-    for m in metrics:
-        stats[f"{m}_count"] = stats[f"{m}_count"].astype("int64")
+    stats = stats.astype({f"{m}_count": "int64" for m in metrics})
     seeds = grouped["seed"].agg(_seed_list) if "seed" in keep.columns else grouped["run_dir"].agg(lambda _: "[]")
     out = pd.concat([grouped["run_dir"].nunique().rename("n_runs"), seeds.rename("seeds"), stats], axis=1)
-    out = out.reset_index()[columns]
+    out = pd.concat([out.index.to_frame(index=False), out.reset_index(drop=True)], axis=1)[columns]
     layer_order = {layer: i for i, layer in enumerate(pd.unique(summary["layer"]))}
     out = out.sort_values(
         keys, kind="stable", na_position="last", key=lambda s: s.map(layer_order) if s.name == "layer" else s
