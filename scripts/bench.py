@@ -108,14 +108,12 @@ def run_case(case: str, device_name: str, repeats: int = 1) -> Dict[str, object]
 
     import torch
 
-    from htsweep.config import Config, Device
-    from htsweep.runner import resolve_device, train
+    from htsweep.config import make_spec
+    from htsweep.device import resolve_device
+    from htsweep.loop import run
 
-    spec = Config()
-    spec.data.n = CASES[case]["n"]
-    spec.device = Device(device_name)
-    spec.progress = False
-    device = resolve_device(spec.device)
+    spec = make_spec([f"data.n={CASES[case]['n']}", f"device={device_name}", "progress=false"])
+    device = resolve_device(spec.device.value)
     work = counted_flops(spec, device.type)
     total = sum(work.values())
     walls, rates, ratios = [], [], []
@@ -124,7 +122,7 @@ def run_case(case: str, device_name: str, repeats: int = 1) -> Dict[str, object]
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
         t = time.perf_counter()
-        result = train(spec)
+        result = run(spec)
         if device.type == "cuda":
             torch.cuda.synchronize()
         walls.append(time.perf_counter() - t)
@@ -143,7 +141,7 @@ def run_case(case: str, device_name: str, repeats: int = 1) -> Dict[str, object]
     return {
         "case": case,
         "label": CASES[case]["label"],
-        "status": result.status,
+        "status": result.status.value,
         "device": result.device,
         "threads": torch.get_num_threads(),
         "wall_s": wall,
@@ -169,7 +167,7 @@ def _best(fn, repeats: int) -> float:
 
 
 def spectral_case(h: int, d: int, n: int = 2000, repeats: int = 3) -> Dict[str, object]:
-    """One probe's spectral analysis, as the runner calls it (ESD, Hill, KS, MP fit, norms,
+    """One probe's spectral analysis, as the loop calls it (the spectrum and update probes) (ESD, Hill, KS, MP fit, norms,
     phase, sim(W, beta), overlap summaries, update spectrum, ||W - W_0||, ||M||), on W_1 after one
     FB-Adam step (a Bulk+Spike ESD), against powerlaw.Fit's xmin search on the same eigenvalues
     and against one training step (loss and gradient, n points, float32) of the same size."""
@@ -178,35 +176,33 @@ def spectral_case(h: int, d: int, n: int = 2000, repeats: int = 3) -> Dict[str, 
     import powerlaw
     import torch
 
-    from htsweep import model, optim, probes
-    from htsweep.config import Config, DataConfig
-    from htsweep.data import make_data
+    from htsweep.config import make_spec
+    from htsweep.loop import build_run, step
+    from htsweep.probes import ProbeView, spectrum, update
     from htsweep.spectral import MarchenkoPastur, esd_report, spectrum_and_top_svd
 
-    cfg = Config()
-    data = make_data(DataConfig(n=n, n_test=10, d=d), 0).to(torch.device("cpu"), torch.float32)
-    student = model.Student(h=h, d=d, act=cfg.activation.name)
-    W0, a = (x.float() for x in model.init_weights(student, 0))
-    _, G = model.loss_and_grad(student, W0, a, data.train.X, data.train.y)
-    M = optim.FBAdam(cfg.optimizer).update(G, 1.0)
-    W1 = W0 + M
-    ctx = probes.ProbeContext(
-        student, data, W0, 0.01, cfg.probe.feature_scale, MarchenkoPastur(h, d), cfg.probe.phase
-    )
+    cfg = make_spec([f"data.n={n}", "data.n_test=10", f"data.d={d}", f"model.h={h}", "device=cpu"])
+    built = build_run(cfg, torch.device("cpu"), torch.float32)
+    state, _ = step(built.initial, built.dynamics, built.data.train)  # W_1 after one FB-Adam step
+    W1 = state.params["W"]
+    view = lambda: ProbeView(step=1, params=state.params, update=state.update, setup=built.setup)  # noqa: E731
+    spec_probe, update_probe = spectrum.SpectrumProbe(built.setup), update.UpdateProbe()
+    mp = MarchenkoPastur(h, d)
     reps = repeats if h * d <= 4_000_000 else 1
 
     def analysis():
-        out = probes.spectral_metrics(ctx, W1, M)
-        probes.norm_metrics(ctx, W1, M)
+        v = view()
+        out = spec_probe(v)
+        update_probe(v)
         return out
 
-    eigs_t = analysis().eigs
+    eigs_t = analysis().esd["W"]
     eigs = eigs_t.numpy()
     t_analysis = _best(analysis, reps)
     # Its two halves: the float64 decompositions (Gram + eigensolver) of W_t alone, and the
     # estimators that then run on the N eigenvalues (Hill, KS, MP fit, norms, phase, spikes).
     t_esd = _best(lambda: spectrum_and_top_svd(W1, cfg.probe.overlap_k), reps)
-    t_estimators = _best(lambda: (esd_report(eigs_t, h, d, cfg.probe.phase), ctx.mp.num_spikes(eigs_t)), reps)
+    t_estimators = _best(lambda: (esd_report(eigs_t, h, d, cfg.probe.phase), mp.num_spikes(eigs_t)), reps)
 
     def fit():
         with warnings.catch_warnings():
@@ -214,7 +210,8 @@ def spectral_case(h: int, d: int, n: int = 2000, repeats: int = 3) -> Dict[str, 
             powerlaw.Fit(eigs, parameter_ranges={"alpha": [1, None]}, verbose=False).power_law.alpha
 
     t_powerlaw = _best(fit, 1)
-    t_step = _best(lambda: model.loss_and_grad(student, W1, a, data.train.X, data.train.y), reps)
+    model, loss = built.dynamics.model, built.dynamics.loss
+    t_step = _best(lambda: model.loss_and_grad(state.params, built.data.train, loss), reps)
     return {
         "h": h,
         "d": d,

@@ -19,7 +19,7 @@ from pathlib import Path
 from PIL import Image
 
 from htsweep.aggregate import aggregate
-from htsweep.figures import ALIASES
+from htsweep.figures import experiment_figures, experiment_names
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "scripts" / "thumbnails"
@@ -34,7 +34,9 @@ def thumbnail(name: str, workdir: Path) -> Path:
     cmd += [f"hydra.sweeper.params.{k}='{v}'" for k, v in SHRINK.get(name, {}).items()]
     subprocess.run(cmd, cwd=workdir, check=True, capture_output=True, text=True)
     result = aggregate(sweep)
-    kind = ALIASES[name][0]
+    kinds = experiment_figures(name)  # the figures: list of conf/experiment/<name>.yaml
+    assert kinds, f"{name}: its experiment YAML lists no figures"
+    kind = kinds[0]
     assert kind in result.figures and len(result.figures[kind]) > 0
     with Image.open(sweep / "figures" / f"{kind}.png") as img:
         img = img.convert("RGB")
@@ -46,7 +48,7 @@ def thumbnail(name: str, workdir: Path) -> Path:
 
 
 def main() -> None:
-    names = sys.argv[1:] or sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
+    names = sys.argv[1:] or experiment_names()
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             print(f"{name}: {thumbnail(name, Path(tmp))}", flush=True)

@@ -23,7 +23,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-import htsweep.config  # noqa: F401  (registers `base_config`, the schema conf/config.yaml extends)
+from htsweep.config import CONF_DIR  # importing htsweep.config registers the schemas conf/config.yaml uses
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "slurm_local.sh"
@@ -267,7 +267,7 @@ def test_requeued_task_resumes_from_its_checkpoint(slurm_cluster: None, tmp_path
 @pytest.fixture
 def compose_launcher() -> Iterator:
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
 
         def _compose(*overrides: str):
             return compose(config_name="config", overrides=list(overrides), return_hydra_config=True)

@@ -1,5 +1,5 @@
 """The command line ``python -m htsweep.aggregate SWEEP_DIR`` and the optional Hydra callback
-that aggregates a sweep when its multirun ends (``+hydra/callbacks=aggregate``).
+that aggregates a sweep when its multirun ends (``hydra/callbacks=aggregate``).
 
 Exit status: 0 when the tables were written (even with problems), 1 when no run could be read,
 2 for a usage error (no such folder, an unknown figure name, exclusive flags).
@@ -77,7 +77,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 class AggregateCallback(Callback):
     """Optional Hydra callback: aggregate the sweep when the multirun ends.
 
-        python -m htsweep.train -m ... +hydra/callbacks=aggregate
+        python -m htsweep.train -m ... hydra/callbacks=aggregate
 
     Hydra 1.3 calls ``on_multirun_end`` only when every job succeeded, so this is a
     convenience; ``python -m htsweep.aggregate SWEEP_DIR`` stays the way to aggregate a sweep
