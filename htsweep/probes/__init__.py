@@ -60,11 +60,17 @@ class Measurement:
     overlaps: Dict[str, Tuple[Any, Any]]
 
 
+def shape_columns(model: Any, layer: str, W: Tensor) -> Row:
+    """The analysed matrix's shape and its initial law's entry variance, on every row whichever
+    probes ran (figures redraw the Marchenko-Pastur law of W_0 from them)."""
+    return {"matrix_rows": int(W.shape[-2]), "matrix_cols": int(W.shape[-1]), "mp_sigma2": model.init_std(layer) ** 2}
+
+
 def measure(probes: ProbeSet, view: ProbeView) -> Measurement:
     """Run every probe on ``view`` and merge their outputs into rows keyed (step, layer)."""
-    layers = list(view.setup.model.matrices(view.params))
+    model = view.setup.model
+    per_layer: Dict[str, Row] = {layer: shape_columns(model, layer, W) for layer, W in model.matrices(view.params).items()}
     step_values: Row = {}
-    per_layer: Dict[str, Row] = {layer: {} for layer in layers}
     esd: Dict[str, Tensor] = {}
     overlaps: Dict[str, Tuple[Any, Any]] = {}
     for probe in probes.probes:

@@ -5,8 +5,7 @@ everything derived from it.
 * sim(W, beta) = |v1(W)^T beta| (Sec. 3.2), for a matrix acting on the inputs when the data
   have a teacher (NaN otherwise);
 * the spikes against the Marchenko-Pastur law of W's own initial distribution (sigma^2 = the
-  model's ``init_std(name)^2``), with the law's shape and scale recorded (``matrix_rows``,
-  ``matrix_cols``, ``mp_sigma2``) so figures can redraw it;
+  model's ``init_std(name)^2``; the law's shape and scale are on every row, htsweep.probes.measure);
 * given the last update M_{t-1}: the App. C singular-vector overlaps (summaries, and the full
   matrices with ``probe.overlaps=full``) and the update spectrum.
 
@@ -96,7 +95,6 @@ class SpectrumProbe:
         row["num_spikes"] = mp.num_spikes(eigs)
         row["mp_lambda_plus"] = mp.lambda_plus
         row["mp_spike_threshold"] = mp.spike_threshold()
-        row.update(matrix_rows=rows, matrix_cols=cols, mp_sigma2=mp.sigma2)
         if self.cfg.tail_comparison and math.isfinite(report.ks.xmin):
             row.update(tail_comparison(eigs, report.ks.xmin).as_row("tail"))
         out.esd[layer] = eigs
