@@ -17,7 +17,7 @@ import logging
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from omegaconf import DictConfig
 
@@ -36,8 +36,12 @@ def hashed_config(container: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in container.items() if k not in records.UNHASHED_KEYS}
 
 
-def skip_reason(previous: Optional[Dict[str, Any]], digest: str, spec: Config) -> Optional[str]:
-    """Why a relaunch should not run this point again, or None to run (or resume) it."""
+def skip_reason(
+    previous: Optional[Dict[str, Any]], digest: str, spec: Config, out_dir: Optional[Path] = None
+) -> Optional[str]:
+    """Why a relaunch should not run this point again, or None to run (or resume) it.  A
+    completed run is skipped only when its outputs check out (records.check_outputs);
+    otherwise the log says what is wrong and the point runs again."""
     if previous is None or not spec.resume.enabled:
         return None
     if previous.get("config_hash") != digest:
@@ -47,7 +51,11 @@ def skip_reason(previous: Optional[Dict[str, Any]], digest: str, spec: Config) -
         )
     status = previous.get("status")
     if status == Status.completed.value:
-        return "completed"
+        problem = None if out_dir is None else records.check_outputs(out_dir, previous)
+        if problem is None:
+            return "completed"
+        log.warning("%s: recorded completed but %s; running it again", out_dir, problem)
+        return None
     if status == Status.failed.value and not spec.resume.rerun_failed:
         return "failed (rerun with resume.rerun_failed=true)"
     if status == Status.diverged.value and not spec.resume.rerun_diverged:
@@ -62,7 +70,7 @@ def run_and_record(node: DictConfig, out_dir: Path) -> Optional[RunResult]:
     resolve_device(spec.device.value)  # device=cuda without a GPU fails before any write
     container = task_container(node)
     digest = records.config_hash(hashed_config(container))
-    reason = skip_reason(records.read_record(out_dir), digest, spec)
+    reason = skip_reason(records.read_record(out_dir), digest, spec, out_dir)
     if reason is not None:
         log.info("%s: already %s with config %s; skipped", out_dir, reason, digest)
         return None
@@ -95,7 +103,7 @@ def _run_and_write(
         result.status = Status.failed
         result.error = "".join(traceback.format_exception_only(type(ex), ex)).strip()
         error = ex
-    write_outputs(result, records.flatten(container), out_dir)
+    written = write_outputs(result, records.flatten(container), out_dir)
     record = RunRecord(
         status=result.status,
         steps_done=result.steps_done,
@@ -108,6 +116,7 @@ def _run_and_write(
         layers=result.layers,
         probes=result.probes,
         probes_skipped=result.probes_skipped,
+        outputs=records.describe_outputs(out_dir, written),
         wall_seconds=time.perf_counter() - t0,
         started_at=started.isoformat(),
         finished_at=_dt.datetime.now(_dt.timezone.utc).isoformat(),
@@ -128,9 +137,13 @@ def _run_and_write(
     return result
 
 
-def write_outputs(result: RunResult, flat_config: Dict[str, Any], out_dir: Path) -> None:
-    """metrics.parquet, esd.parquet and (when recorded) overlaps.npz, each atomically."""
+def write_outputs(result: RunResult, flat_config: Dict[str, Any], out_dir: Path) -> List[str]:
+    """metrics.parquet, esd.parquet and (when recorded) overlaps.npz, each atomically; returns
+    the names written."""
     records.write_table(records.metrics_table(result.log.rows, flat_config), out_dir / records.METRICS_FILE)
     records.write_table(records.esd_table(result.log.esd), out_dir / records.ESD_FILE)
+    written = [records.METRICS_FILE, records.ESD_FILE]
     if result.log.overlaps:
         records.write_overlaps(result.log.overlaps, out_dir / records.OVERLAPS_FILE)
+        written.append(records.OVERLAPS_FILE)
+    return written

@@ -198,3 +198,28 @@ def test_sigterm_mid_run_then_relaunch_matches_uninterrupted(tmp_path):
     eb = pd.read_parquet(fresh_dir / records.ESD_FILE)
     pd.testing.assert_frame_equal(ea, eb)
     assert not (run_dir / CHECKPOINT_FILE).exists()
+
+
+@pytest.mark.parametrize("damage", ["delete_metrics", "truncate_esd", "drop_rows"])
+def test_a_completed_run_with_damaged_outputs_runs_again(tmp_path, damage, caplog):
+    """Skip only what checks out: a lost, truncated or short output makes the relaunch rerun
+    the point (and say why), and the rerun's outputs equal the first ones."""
+    node = small_node("steps=2")
+    run_and_record(node, tmp_path)
+    first = pd.read_parquet(tmp_path / records.METRICS_FILE).drop(columns="elapsed_s")
+    record = json.loads((tmp_path / records.RUN_FILE).read_text())
+    assert set(record["outputs"]) == {records.METRICS_FILE, records.ESD_FILE}
+    assert record["outputs"][records.METRICS_FILE]["rows"] == 3
+    if damage == "delete_metrics":
+        (tmp_path / records.METRICS_FILE).unlink()
+    elif damage == "truncate_esd":
+        path = tmp_path / records.ESD_FILE
+        path.write_bytes(path.read_bytes()[:100])
+    else:
+        records.write_table(records.metrics_table([{"step": 0, "layer": "W"}], {}), tmp_path / records.METRICS_FILE)
+    with caplog.at_level("WARNING", logger="htsweep"):
+        assert run_and_record(node, tmp_path) is not None
+    assert "recorded completed but" in caplog.text
+    again = pd.read_parquet(tmp_path / records.METRICS_FILE).drop(columns="elapsed_s")
+    pd.testing.assert_frame_equal(again, first)
+    assert records.check_outputs(tmp_path, json.loads((tmp_path / records.RUN_FILE).read_text())) is None

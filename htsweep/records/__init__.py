@@ -3,7 +3,9 @@ config helpers that produce it (:mod:`.io`)."""
 
 from htsweep.records.io import (
     atomic_write,
+    check_outputs,
     config_hash,
+    describe_outputs,
     environment,
     esd_table,
     flatten,
@@ -51,7 +53,9 @@ __all__ = [
     "Status",
     "UNHASHED_KEYS",
     "atomic_write",
+    "check_outputs",
     "config_hash",
+    "describe_outputs",
     "environment",
     "esd_table",
     "flatten",

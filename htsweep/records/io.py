@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from htsweep.records.schema import ESD_SCHEMA, METRIC_COLUMNS, OVERLAP_DTYPE, RUN_FILE
+from htsweep.records.schema import ESD_FILE, ESD_SCHEMA, METRIC_COLUMNS, METRICS_FILE, OVERLAP_DTYPE, RUN_FILE
 
 _VERSIONED_PACKAGES = (
     "htsweep",
@@ -85,6 +85,47 @@ def read_record(run_dir: Path) -> Optional[Dict[str, Any]]:
     except (OSError, ValueError):
         return None
     return obj if isinstance(obj, dict) else None
+
+
+def describe_outputs(run_dir: Path, names: Sequence[str]) -> Dict[str, Dict[str, int]]:
+    """{file: {"bytes": size, "rows": parquet row count}} for the outputs a run wrote (rows
+    only for parquet files), recorded in run.json so a relaunch can check them."""
+    out: Dict[str, Dict[str, int]] = {}
+    for name in names:
+        path = Path(run_dir) / name
+        if not path.exists():
+            continue
+        entry = {"bytes": path.stat().st_size}
+        if name.endswith(".parquet"):
+            entry["rows"] = pq.read_metadata(path).num_rows
+        out[name] = entry
+    return out
+
+
+def check_outputs(run_dir: Path, record: Mapping[str, Any]) -> Optional[str]:
+    """Why the outputs of a completed run cannot be trusted, or None when every output its
+    record lists exists with the recorded size, a readable parquet footer and the recorded row
+    count, and metrics.parquet holds one row per probe step and layer.  A record of htsweep
+    0.1 (no ``outputs``) is checked for metrics.parquet and esd.parquet with one layer."""
+    listed = record.get("outputs") or {METRICS_FILE: {}, ESD_FILE: {}}
+    for name, expected in listed.items():
+        path = Path(run_dir) / name
+        if not path.exists():
+            return f"{name} is missing"
+        if "bytes" in expected and path.stat().st_size != expected["bytes"]:
+            return f"{name} has {path.stat().st_size} bytes, the record says {expected['bytes']}"
+        if name.endswith(".parquet"):
+            try:
+                rows = pq.read_metadata(path).num_rows
+            except Exception as ex:  # pyarrow raises ArrowInvalid / OSError on a bad footer
+                return f"{name} is unreadable ({type(ex).__name__})"
+            if "rows" in expected and rows != expected["rows"]:
+                return f"{name} has {rows} rows, the record says {expected['rows']}"
+    steps, layers = record.get("probe_steps") or [], record.get("layers") or ["W"]
+    rows = pq.read_metadata(Path(run_dir) / METRICS_FILE).num_rows
+    if steps and rows != len(steps) * len(layers):
+        return f"{METRICS_FILE} has {rows} rows for {len(steps)} probe steps x {len(layers)} layers"
+    return None
 
 
 def _json_safe(obj: Any) -> Any:

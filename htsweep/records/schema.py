@@ -123,6 +123,7 @@ class RunRecord:
     layers: List[str] = field(default_factory=list)
     probes: List[str] = field(default_factory=list)  # the probes that ran
     probes_skipped: Dict[str, str] = field(default_factory=dict)  # probe -> why not
+    outputs: Dict[str, Dict[str, int]] = field(default_factory=dict)  # file -> {"bytes", "rows"}
     wall_seconds: Optional[float] = None
     started_at: Optional[str] = None
     finished_at: Optional[str] = None
