@@ -315,6 +315,11 @@ def _experiment_dir(name: Optional[str]) -> str:
     return f"{name}/" if name else ""
 
 
+def _gpus_for_device(device: Any) -> int:
+    """GPUs per task of the launcher presets: none for ``device=cpu``, one otherwise."""
+    return 0 if str(device) in ("cpu", "Device.cpu") else 1
+
+
 def register_configs() -> None:
     """Register the top-level schema (``base_config``, extended by conf/config.yaml) and one
     ``<option>_schema`` per group option (selected by conf/<group>/<option>.yaml)."""
@@ -324,6 +329,7 @@ def register_configs() -> None:
         for option, schema in options.items():
             cs.store(group=group, name=f"{option}_schema", node=schema)
     OmegaConf.register_new_resolver("experiment_dir", _experiment_dir, replace=True)
+    OmegaConf.register_new_resolver("gpus_for_device", _gpus_for_device, replace=True)
 
 
 def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictConfig:

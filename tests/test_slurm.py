@@ -32,11 +32,11 @@ UP_TIMEOUT_S = 420  # from a bare machine: apt-get install (about 30 s here) plu
 SWEEP_TIMEOUT_S = 300  # the 4-point sweep takes about 30 s on 2 cores
 SMALL_TIMEOUT_S = 60  # status, sacct, scancel
 
-# The local cluster has no GPU gres (a job asking for one is rejected by sbatch) and 2 CPUs
-# (EnforcePartLimits rejects the preset's 4), so the test shrinks the preset's request.
+# The local cluster has no GPU gres (a job asking for one is rejected by sbatch): device=cpu in
+# the runs below must be enough for the preset to ask for none.  It has 2 CPUs
+# (EnforcePartLimits rejects the preset's 4), so the test shrinks the CPU and memory request.
 CPU_SLURM = [
     "hydra/launcher=slurm",
-    "hydra.launcher.gpus_per_node=0",
     "hydra.launcher.cpus_per_task=1",
     "hydra.launcher.mem_gb=1",
     "hydra.launcher.timeout_min=10",
@@ -85,6 +85,15 @@ def slurm_cluster() -> Iterator[None]:
         _script("down", SMALL_TIMEOUT_S)
 
 
+def _cancel_leftovers(job_name: str) -> None:
+    """Cancel this test's jobs that are still pending or running.  Registered as a finalizer,
+    so it runs after the test's accounting checks: a clean-up before them could cancel a task
+    submitit had already collected but Slurm had not yet marked COMPLETED (a flaky test)."""
+    for state in ("PENDING", "RUNNING"):
+        subprocess.run(["scancel", f"--name={job_name}", f"--state={state}"], capture_output=True,
+                       timeout=SMALL_TIMEOUT_S, env=_clean_env())  # fmt: skip
+
+
 def _sacct_states(array_job_id: str) -> Dict[str, str]:
     """{'<array>_<task>': state} of an array job's tasks, from accounting (slurmdbd)."""
     out = subprocess.run(
@@ -98,9 +107,10 @@ def _sacct_states(array_job_id: str) -> Dict[str, str]:
 
 
 @pytest.mark.slurm
-def test_sweep_is_one_array_job_with_slurm_ids(slurm_cluster: None, tmp_path: Path) -> None:
+def test_sweep_is_one_array_job_with_slurm_ids(slurm_cluster: None, tmp_path: Path, request) -> None:
     sweep_dir = tmp_path / "sweep"
     job_name = f"htsweep-test-{uuid.uuid4().hex[:8]}"  # to cancel exactly our jobs afterwards
+    request.addfinalizer(lambda: _cancel_leftovers(job_name))
     cmd: List[str] = [
         # The jobs run the python that submitted them (submitit uses sys.executable), so this
         # must be the interpreter that has htsweep installed.
@@ -123,8 +133,6 @@ def test_sweep_is_one_array_job_with_slurm_ids(slurm_cluster: None, tmp_path: Pa
         )
     except subprocess.TimeoutExpired as ex:
         pytest.fail(f"the slurm multirun did not finish within {SWEEP_TIMEOUT_S} s:\n{ex.stderr}")
-    finally:  # leave no job of ours queued or running (a no-op when all completed)
-        subprocess.run(["scancel", f"--name={job_name}"], capture_output=True, timeout=SMALL_TIMEOUT_S)
     assert proc.returncode == 0, f"multirun failed:\n{proc.stdout}\n{proc.stderr}"
 
     records = [json.loads(p.read_text()) for p in sorted(sweep_dir.glob("*/run.json"))]
@@ -159,12 +167,13 @@ LONG_RUN = ["device=cpu", "progress=false", "data.n=1000", "data.d=100", "model.
 
 
 @pytest.mark.slurm
-def test_killed_task_resumes_when_the_sweep_is_relaunched(slurm_cluster: None, tmp_path: Path) -> None:
+def test_killed_task_resumes_when_the_sweep_is_relaunched(slurm_cluster: None, tmp_path: Path, request) -> None:
     """scancel one running array task (SIGTERM: htsweep checkpoints and exits), relaunch the
     sweep into the same directory: the completed points are skipped, the killed one resumes from
     its checkpoint and completes with every probe row exactly once."""
     sweep_dir = tmp_path / "sweep"
     job_name = f"htsweep-kill-{uuid.uuid4().hex[:8]}"
+    request.addfinalizer(lambda: _cancel_leftovers(job_name))
     cmd: List[str] = [
         sys.executable, "-m", "htsweep.train", "-m",
         *CPU_SLURM, f"hydra.launcher.name={job_name}",
@@ -189,17 +198,13 @@ def test_killed_task_resumes_when_the_sweep_is_relaunched(slurm_cluster: None, t
     finally:
         if first.poll() is None:
             first.kill()
-        subprocess.run(["scancel", f"--name={job_name}"], capture_output=True, timeout=SMALL_TIMEOUT_S)
     killed = json.loads((victim / "run.json").read_text())
     if killed["status"] == "completed":
         pytest.skip("the task completed before scancel reached it (machine too fast for this test)")
     assert killed["status"] == "interrupted", killed
     assert (victim / "checkpoint.pt").exists()
 
-    try:
-        second = subprocess.run(cmd, timeout=SWEEP_TIMEOUT_S, **run)
-    finally:
-        subprocess.run(["scancel", f"--name={job_name}"], capture_output=True, timeout=SMALL_TIMEOUT_S)
+    second = subprocess.run(cmd, timeout=SWEEP_TIMEOUT_S, **run)
     assert second.returncode == 0, f"relaunch failed:\n{second.stdout}\n{second.stderr}"
     records = {p.parent: json.loads(p.read_text()) for p in sweep_dir.glob("*/run.json")}
     assert len(records) == 4 and {r["status"] for r in records.values()} == {"completed"}
@@ -214,13 +219,14 @@ def test_killed_task_resumes_when_the_sweep_is_relaunched(slurm_cluster: None, t
 
 
 @pytest.mark.slurm
-def test_requeued_task_resumes_from_its_checkpoint(slurm_cluster: None, tmp_path: Path) -> None:
+def test_requeued_task_resumes_from_its_checkpoint(slurm_cluster: None, tmp_path: Path, request) -> None:
     """SIGUSR2 (what Slurm sends before the time limit) to a running task: htsweep checkpoints
     and hands the signal to submitit, which requeues the task; the requeued task resumes from
     the checkpoint, and the launching command sees one completed sweep, with the same metrics as
     an uninterrupted run of the same point."""
     sweep_dir = tmp_path / "sweep"
     job_name = f"htsweep-requeue-{uuid.uuid4().hex[:8]}"
+    request.addfinalizer(lambda: _cancel_leftovers(job_name))
     cmd: List[str] = [
         sys.executable, "-m", "htsweep.train", "-m",
         *CPU_SLURM, f"hydra.launcher.name={job_name}", "hydra.launcher.max_num_timeout=2",
@@ -241,7 +247,6 @@ def test_requeued_task_resumes_from_its_checkpoint(slurm_cluster: None, tmp_path
     finally:
         if launch.poll() is None:
             launch.kill()
-        subprocess.run(["scancel", f"--name={job_name}"], capture_output=True, timeout=SMALL_TIMEOUT_S)
     record = json.loads((sweep_dir / "0" / "run.json").read_text())
     if record.get("resumed_from_step") is None and record["status"] == "completed":
         pytest.skip("the task completed before SIGUSR2 reached it (machine too fast for this test)")
@@ -280,6 +285,9 @@ def test_slurm_preset_asks_one_gpu_per_task_on_the_default_partition(compose_lau
     launcher = compose_launcher("hydra/launcher=slurm").hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
     assert launcher.gpus_per_node == 1 and launcher.tasks_per_node == 1 and launcher.nodes == 1
+    assert compose_launcher("hydra/launcher=slurm", "device=cpu").hydra.launcher.gpus_per_node == 0
+    assert compose_launcher("hydra/launcher=slurm", "device=cuda").hydra.launcher.gpus_per_node == 1
+    assert compose_launcher("hydra/launcher=local", "device=cpu").hydra.launcher.gpus_per_node == 0
     assert launcher.partition is None and launcher.account is None
     assert launcher.setup == []
     assert launcher.timeout_min > 0 and launcher.cpus_per_task >= 1 and launcher.mem_gb >= 1
