@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional
 
 from omegaconf import DictConfig
 
-from htsweep import records
+from htsweep import memory, records
 from htsweep.config import Config, task_container, to_spec
 from htsweep.device import resolve_device
 from htsweep.loop import RunResult, run
@@ -67,7 +67,7 @@ def run_and_record(node: DictConfig, out_dir: Path) -> Optional[RunResult]:
     """Validate, (maybe) skip, run and record one point (module docstring).  Returns None
     when the point is skipped."""
     spec = to_spec(node)
-    resolve_device(spec.device.value)  # device=cuda without a GPU fails before any write
+    memory.check(spec, resolve_device(spec.device.value))  # before any write
     container = task_container(node)
     digest = records.config_hash(hashed_config(container))
     reason = skip_reason(records.read_record(out_dir), digest, spec, out_dir)

@@ -30,7 +30,7 @@ from hydra.errors import ConfigCompositionException, HydraException, MissingConf
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from htsweep import records
+from htsweep import memory, records
 from htsweep.config import CONF_DIR, task_node, to_spec
 from htsweep.device import resolve_device
 from htsweep.errors import ConfigError
@@ -106,8 +106,8 @@ def preflight(argv: List[str]) -> None:
     else:
         jobs = expand_jobs(sweep_arguments(params, overrides))
     for job in jobs:
-        node = task_node(compose([o for o in job if not _is_hydra_override(o)]))
-        resolve_device(to_spec(node).device.value)
+        spec = to_spec(task_node(compose([o for o in job if not _is_hydra_override(o)])))
+        memory.check(spec, resolve_device(spec.device.value))
 
 
 def _only_hydra_files(path: Path) -> bool:

@@ -1,0 +1,92 @@
+"""Peak memory of a run, estimated from its sizes before anything runs (the pre-flight).
+
+For the two-layer model on n training / hold-out points and n_test test points in d
+dimensions, hidden width h, training dtype of b bytes (spectra and solves in float64):
+
+* data: drawn in float64, then copied to the training dtype: (2n + n_test) d (8 + b);
+* one training step: the n x h pre-activation buffer and the gradient: n h b + h d b;
+* the readout: hold-out and test features, the float64 h x h Gram, its shifted copy and its
+  factor: (n + n_test) h b + 3 h^2 8;
+* parameters and state: W, W_0, Adam's two moments, the update, the gradient and a checkpoint
+  copy (7 h d b), float64 copies of W_t - W_0 and M_{t-1} (2 h d 8), the float64 Grams and
+  eigenvectors of the spectral probe (4 min(h, d)^2 8);
+* the interpreter with torch, numpy, scipy and Hydra loaded: BASELINE_BYTES (CPU only).
+
+Measured peaks (scripts/bench.py, this 2-core CPU): 537-572 MiB for the default run (estimate
+0.56 GiB), 588-634 MiB at n = 8000 (estimate 0.76 GiB): the estimate errs on the high side,
+more so as n grows.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+import torch
+
+from htsweep.errors import ConfigError
+
+BASELINE_BYTES = 350 * 2**20
+DTYPE_BYTES = {"float32": 4, "float64": 8}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    parts: Dict[str, float]  # bytes by phase
+
+    @property
+    def total(self) -> float:
+        return sum(self.parts.values())
+
+
+def estimate(spec) -> Optional[Estimate]:
+    """The estimate for ``spec`` (a htsweep.config.Config), or None when its model or data
+    have no size formula here."""
+    data, model = spec.data, spec.model
+    if not all(hasattr(data, k) for k in ("n", "n_test", "d")) or not hasattr(model, "h"):
+        return None
+    n, nt, d, h = data.n, data.n_test, data.d, model.h
+    b = DTYPE_BYTES[spec.dtype.value]
+    parts = {
+        "data": (2 * n + nt) * d * (8 + b),
+        "training step": n * h * b + h * d * b,
+        "readout": (n + nt) * h * b + 3 * h * h * 8,
+        "state and spectra": 7 * h * d * b + 2 * h * d * 8 + 4 * min(h, d) ** 2 * 8,
+    }
+    return Estimate({k: float(v) for k, v in parts.items()})
+
+
+def available_bytes(device: torch.device) -> float:
+    """Free memory where the run will compute: the GPU's free memory, or the host's
+    MemAvailable (physical pages, /proc/meminfo; sysconf where that is missing)."""
+    if device.type == "cuda":
+        return float(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def _gib(x: float) -> str:
+    return f"{x / 2**30:.3g} GiB"
+
+
+def check(spec, device: torch.device) -> Optional[Estimate]:
+    """Raise ConfigError (field ``memory``) when the estimate exceeds what is available."""
+    est = estimate(spec)
+    if est is None:
+        return None
+    need = est.total + (BASELINE_BYTES if device.type == "cpu" else 0.0)
+    have = available_bytes(device)
+    if need > have:
+        raise ConfigError(
+            "memory",
+            f"n={spec.data.n}, d={spec.data.d}, h={spec.model.h} ({spec.dtype.value}) need about {_gib(need)} "
+            f"(estimate), more than the {_gib(have)} available on {device.type}; reduce data.n, data.d or model.h",
+        )
+    return est
