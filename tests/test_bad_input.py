@@ -1,0 +1,109 @@
+"""Bad command lines: each stops with exit status 2, one line on stderr naming the field and
+what is allowed, and nothing written (a table; extend it with every new option)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from htsweep.train import preflight, user_error
+
+S = ["device=cpu", "progress=false"]
+# (command line, the start of the one-line message after "htsweep: error: ")
+BAD = [
+    # types
+    (["lr=abc"], "lr: Value 'abc' of type 'str' could not be converted to Float"),
+    (["steps=1.5"], "steps: Value '1.5' of type 'float' could not be converted to Integer"),
+    (["seed=x"], "seed: Value 'x' of type 'str' could not be converted to Integer"),
+    (["data.n=ten"], "data.n: Value 'ten' of type 'str' could not be converted to Integer"),
+    (["probe.esd=maybe"], "probe.esd: Value 'maybe' is not a valid bool"),
+    (["dtype=float16"], "dtype: Invalid value 'float16', expected one of [float32, float64]"),
+    (["device=tpu"], "device: Invalid value 'tpu', expected one of [auto, cpu, cuda]"),
+    (["data.teacher=cubic"], "data.teacher: Invalid value 'cubic'"),
+    (["model.activation=swish"], "model.activation: Invalid value 'swish'"),
+    (["model.param=ntk2"], "model.param: Invalid value 'ntk2', expected one of [ntk, mean_field]"),
+    (["probe.overlaps=some"], "probe.overlaps: Invalid value 'some', expected one of [none, summary, full]"),
+    # ranges
+    (["lr=-1"], "lr: must be > 0, got -1.0"),
+    (["lr=0"], "lr: must be > 0, got 0.0"),
+    (["steps=-2"], "steps: must be an integer >= 0, got -2"),
+    (["data.n=0"], "data.n: must be an integer >= 1, got 0"),
+    (["data.n_test=0"], "data.n_test: must be an integer >= 1, got 0"),
+    (["data.d=0"], "data.d: must be an integer >= 1, got 0"),
+    (["model.h=0"], "model.h: must be an integer >= 1, got 0"),
+    (["data.label_noise_std=-0.1"], "data.label_noise_std: must be >= 0, got -0.1"),
+    (["readout.reg_lambda=0"], "readout.reg_lambda: must be > 0, got 0.0"),
+    (["probe.every=0"], "probe.every: must be an integer >= 1, got 0"),
+    (["probe.overlap_k=0"], "probe.overlap_k: must be an integer >= 1, got 0"),
+    (["checkpoint.every=-1"], "checkpoint.every: must be an integer >= 0, got -1"),
+    (["resume.claim_stale_after_s=0"], "resume.claim_stale_after_s: must be > 0, got 0.0"),
+    (["optimizer.beta1=1"], "optimizer.beta1: must be in [0, 1), got 1.0"),
+    (["optimizer.beta2=-0.5"], "optimizer.beta2: must be in [0, 1), got -0.5"),
+    (["optimizer.eps=-1"], "optimizer.eps: must be >= 0, got -1.0"),
+    (["lr_schedule=step", "lr_schedule.gamma=0"], "lr_schedule.gamma: must be > 0, got 0.0"),
+    (["lr_schedule=step", "lr_schedule.step_size=0"], "lr_schedule.step_size: must be an integer >= 1, got 0"),
+    (["probe.phase.tw_level=0.5"], "probe.phase.tw_level: must be one of [0.9, 0.95, 0.99, 0.999], got 0.5"),
+    (["probe.phase.bulk_trim=0.6"], "probe.phase.bulk_trim: must be in [0, 0.5), got 0.6"),
+    (["probe.phase.alpha_source=xx"], "probe.phase.alpha_source: must be 'ks' or 'hill', got 'xx'"),
+    # NaN / inf
+    (["lr=inf"], "lr: must be a finite number, got inf"),
+    (["lr=nan"], "lr: must be a finite number, got nan"),
+    (["readout.reg_lambda=inf"], "readout.reg_lambda: must be a finite number, got inf"),
+    (["data.label_noise_std=nan"], "data.label_noise_std: must be a finite number, got nan"),
+    (["optimizer.eps=inf"], "optimizer.eps: must be a finite number, got inf"),
+    # unknown groups, options and keys
+    (["optimizer=sgd"], "optimizer: unknown option 'sgd'; allowed: adam, gd"),
+    (["model=vgg"], "model: unknown option 'vgg'; allowed: two_layer"),
+    (["data=mnist"], "data: unknown option 'mnist'; allowed: single_index"),
+    (["loss=bce"], "loss: unknown option 'bce'; allowed: mse"),
+    (["weight_norm=rows"], "weight_norm: unknown option 'rows'; allowed: frobenius, none"),
+    (["noise=levy"], "noise: unknown option 'levy'; allowed: none"),
+    (["activation=swish"], "activation: unknown option 'swish'"),
+    (["+experiment=nosuch"], "experiment: unknown option 'nosuch'"),
+    (["nosuchkey=1"], "nosuchkey: Key 'nosuchkey' not in 'Config'"),
+    (["+foo=1"], "foo: unknown key: no schema defines it"),
+    (["data.foo=1"], "data.foo: Key 'foo' not in 'SingleIndexConfig'"),
+    (["optimizer=gd", "+optimizer.beta1=0.9"], "optimizer.beta1: unknown key for optimizer=gd; its keys: name"),
+    # contradictory options
+    (["optimizer.name=gd"], "optimizer.name: is 'gd' but the selected option is 'adam'; choose an option with optimizer=gd"),
+    (["+experiment=fig5"], "experiment: fig5 is a sweep over optimizer, lr, seed; add -m to run it"),
+    # probe.at lists
+    (["probe.at=[-1]"], "probe.at: steps must be >= 0, got [-1]"),
+    (["probe.at=[100]"], "probe.at: steps must be <= steps=10, got [100]"),
+    (["probe.at=abc"], "probe.at: Invalid value assigned: str is not a ListConfig, list or tuple"),
+    # sizes that cannot fit
+    (["data.n=100000000", "model.h=100000"], "memory: n=100000000, d=1000, h=100000 (float32) need about"),
+    # a bad point inside a sweep, and a bad experiment grid
+    (["-m", "lr=0.1,-1"], "lr: must be > 0, got -1.0"),
+    (["-m", "+experiment=fig3", "hydra.sweeper.params.lr='0.1,-1'"], "lr: must be > 0, got -1.0"),
+    # launcher values
+    (["-m", "hydra/launcher=nosuch", "lr=1"], "hydra/launcher: unknown option 'nosuch'"),
+    (["-m", "hydra/launcher=slurm", "hydra.launcher.timeout_min=abc", "lr=1"], "hydra.launcher.timeout_min: Value 'abc'"),
+]
+IDS = [" ".join(args) for args, _ in BAD]
+
+
+def test_the_table_is_large_and_distinct():
+    assert len(BAD) >= 40 and len(set(IDS)) == len(IDS)
+
+
+@pytest.mark.parametrize("args,expected", BAD, ids=IDS)
+def test_preflight_message(args, expected):
+    with pytest.raises(Exception) as info:
+        preflight([*args, *S])
+    msg = user_error(info.value)
+    assert msg is not None and "\n" not in msg, msg
+    assert msg.startswith(expected), msg
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args,expected", BAD, ids=IDS)
+def test_command_line_exits_2_with_one_line_and_writes_nothing(args, expected, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "htsweep.train", *args, *S], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert len(lines) == 1 and lines[0].startswith(f"htsweep: error: {expected}"), proc.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []
