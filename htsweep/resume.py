@@ -27,10 +27,10 @@ from typing import Any, Dict, Optional
 
 import torch
 
-CHECKPOINT_FILE = "checkpoint.pt"
+from htsweep.records.schema import CHECKPOINT_FILE, CLAIM_FILE
+
 # Layout version of checkpoint.pt: 2 = htsweep 0.2 (TrainState); older checkpoints are ignored.
 CHECKPOINT_FORMAT = 2
-CLAIM_FILE = "claim.json"
 
 _STOP_SIGNALS = tuple(
     s for s in (getattr(signal, n, None) for n in ("SIGTERM", "SIGUSR1", "SIGUSR2")) if s is not None

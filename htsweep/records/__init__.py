@@ -17,6 +17,9 @@ from htsweep.records.io import (
     write_table,
 )
 from htsweep.records.schema import (
+    CHECKPOINT_FILE,
+    CLAIM_FILE,
+    CLAIM_STALE_AFTER_S,
     ESD_FILE,
     ESD_SCHEMA,
     KEY_COLUMNS,
@@ -36,6 +39,9 @@ from htsweep.records.schema import (
 )
 
 __all__ = [
+    "CHECKPOINT_FILE",
+    "CLAIM_FILE",
+    "CLAIM_STALE_AFTER_S",
     "ESD_FILE",
     "ESD_SCHEMA",
     "KEY_COLUMNS",

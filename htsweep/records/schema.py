@@ -31,8 +31,10 @@ class Status(str, Enum):
 
 class Problem(str, Enum):
     """What aggregation reports about a run that is not a clean ``completed`` one, in the
-    order its problems table lists them."""
+    order its problems table lists them (``running``: its claim is fresh - a launch is
+    computing it now)."""
 
+    running = "running"
     missing = "missing"
     corrupted = "corrupted"
     incomplete = "incomplete"
@@ -45,6 +47,10 @@ METRICS_FILE = "metrics.parquet"
 ESD_FILE = "esd.parquet"
 RUN_FILE = "run.json"
 OVERLAPS_FILE = "overlaps.npz"
+CHECKPOINT_FILE = "checkpoint.pt"
+CLAIM_FILE = "claim.json"  # held while a run is in progress (htsweep.resume.Claim)
+# A claim whose heartbeat (every 30 s) is older than this is stale: its process is gone.
+CLAIM_STALE_AFTER_S = 600.0
 
 # Key of every metrics row: the probe step and the analysed matrix ("W" for the two-layer
 # model; a module name for a deep network).

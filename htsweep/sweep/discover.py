@@ -9,7 +9,9 @@ job (``<job num>/`` by default) holding metrics.parquet, esd.parquet and run.jso
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -18,7 +20,18 @@ import pyarrow as pa
 import yaml
 from hydra.errors import OverrideParseException
 
-from htsweep.records import ESD_FILE, METRICS_FILE, RUN_FILE, Problem, RunRecord, Status, flatten, read_record
+from htsweep.records import (
+    CLAIM_FILE,
+    CLAIM_STALE_AFTER_S,
+    ESD_FILE,
+    METRICS_FILE,
+    RUN_FILE,
+    Problem,
+    RunRecord,
+    Status,
+    flatten,
+    read_record,
+)
 from htsweep.sweep.expand import expand_jobs, sweep_arguments
 from htsweep.sweep.read import footer
 
@@ -44,6 +57,7 @@ class Run:
     esd_rows: Optional[int] = None
     esd_error: Optional[str] = None
     overrides: Optional[str] = None  # the job's command-line overrides, to relaunch it
+    claim: Optional[str] = None  # "<holder>, heartbeat N s ago" while a launch computes it
 
     @property
     def status(self) -> str:
@@ -52,6 +66,8 @@ class Run:
         (metrics without a usable run.json)."""
         if self.path is None:
             return Problem.missing.value
+        if self.claim is not None:
+            return Problem.running.value
         if self.metrics_error is not None:
             return Problem.corrupted.value
         if self.record is not None:
@@ -151,7 +167,22 @@ def inspect_run(sweep_dir: Path, run_path: Path) -> Tuple[Run, Optional[pa.Schem
         run.metrics_error = f"not a metrics table: no 'step' column in {schema.names[:5]}..."
         schema, run.metrics_rows = None, None
     _, run.esd_rows, run.esd_error = footer(run_path / ESD_FILE)
+    run.claim = fresh_claim(run_path)
     return run, schema
+
+
+def fresh_claim(run_path: Path, stale_after_s: float = CLAIM_STALE_AFTER_S) -> Optional[str]:
+    """Who is computing this run now, when its claim.json has a fresh heartbeat, else None."""
+    path = run_path / CLAIM_FILE
+    try:
+        age = time.time() - path.stat().st_mtime
+        holder = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if age > stale_after_s:
+        return None
+    who = holder.get("slurm_task") or f"{holder.get('host')}:{holder.get('pid')}"
+    return f"claimed by {who}, heartbeat {age:.0f} s ago"
 
 
 def expected_jobs(sweep_dir: Path) -> Optional[List[str]]:

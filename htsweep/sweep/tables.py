@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import pandas as pd
 import pyarrow as pa
 
-from htsweep.records import ESD_FILE, KEY_COLUMNS, METRICS_FILE, RUN_FILE, UNHASHED_KEYS, Problem, Status
+from htsweep.records import CLAIM_FILE, ESD_FILE, KEY_COLUMNS, METRICS_FILE, RUN_FILE, UNHASHED_KEYS, Problem, Status
 from htsweep.sweep.discover import Run
 from htsweep.sweep.read import EsdSource
 
@@ -202,6 +202,8 @@ def run_problems(run: Run) -> List[Tuple[Problem, str, str]]:
     diverged and a corrupted esd.parquet); [] for a clean completed run."""
     if run.path is None:
         return [(Problem.missing, "", "no run folder for this job number")]
+    if run.claim is not None:  # a launch is computing it: earlier attempts' files are not its result
+        return [(Problem.running, CLAIM_FILE, run.claim)]
     out: List[Tuple[Problem, str, str]] = []
     rec = run.record
     if run.metrics_error is not None:
