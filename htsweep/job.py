@@ -70,7 +70,10 @@ def run_and_record(node: DictConfig, out_dir: Path) -> Optional[RunResult]:
     memory.check(spec, resolve_device(spec.device.value))  # before any write
     container = task_container(node)
     digest = records.config_hash(hashed_config(container))
-    reason = skip_reason(records.read_record(out_dir), digest, spec, out_dir)
+    previous = records.read_record(out_dir)
+    if previous is None and (out_dir / records.RUN_FILE).exists():
+        log.warning("%s: %s is unreadable; running the point again", out_dir, records.RUN_FILE)
+    reason = skip_reason(previous, digest, spec, out_dir)
     if reason is not None:
         log.info("%s: already %s with config %s; skipped", out_dir, reason, digest)
         return None
@@ -79,6 +82,8 @@ def run_and_record(node: DictConfig, out_dir: Path) -> Optional[RunResult]:
         log.warning("%s: claimed by %s; skipped", out_dir, claim.holder)
         return None
     try:
+        for stale in out_dir.glob(".*.tmp"):  # a killed writer's temporary: we hold the claim
+            stale.unlink(missing_ok=True)
         checkpointer = Checkpointer(out_dir / CHECKPOINT_FILE, spec.checkpoint.every, digest)
         if not spec.resume.enabled:
             checkpointer.remove()
@@ -103,7 +108,12 @@ def _run_and_write(
         result.status = Status.failed
         result.error = "".join(traceback.format_exception_only(type(ex), ex)).strip()
         error = ex
-    written = write_outputs(result, records.flatten(container), out_dir)
+    try:
+        written = write_outputs(result, records.flatten(container), out_dir)
+    except OSError as ex:  # e.g. a full disk: the record says so, and the point fails
+        result.status, written = Status.failed, []
+        result.error = f"writing the outputs failed: {type(ex).__name__}: {ex}"
+        error = error if isinstance(error, Interrupted) else ex
     record = RunRecord(
         status=result.status,
         steps_done=result.steps_done,
@@ -126,7 +136,10 @@ def _run_and_write(
         environment=records.environment(),
         error=result.error,
     )
-    records.write_json(record.to_json(), out_dir / records.RUN_FILE)
+    try:
+        records.write_json(record.to_json(), out_dir / records.RUN_FILE)
+    except OSError as ex:
+        raise OSError(f"{out_dir}: could not write {records.RUN_FILE} ({ex}); status was {result.status.value}") from ex
     if isinstance(error, Interrupted):
         log.warning("%s: %s", out_dir, error)
         stop.forward(error.signum)

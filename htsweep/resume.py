@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -28,6 +29,8 @@ from typing import Any, Dict, Optional
 import torch
 
 from htsweep.records.schema import CHECKPOINT_FILE, CLAIM_FILE
+
+log = logging.getLogger("htsweep")
 
 # Layout version of checkpoint.pt: 2 = htsweep 0.2 (TrainState); older checkpoints are ignored.
 CHECKPOINT_FORMAT = 2
@@ -110,7 +113,14 @@ class Checkpointer:
         else None (the run then starts from step 0)."""
         if not self.path.exists():
             return None
-        state = torch.load(self.path, map_location="cpu", weights_only=False)
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=False)
+        except Exception as ex:  # a truncated or foreign file: torch raises EOFError, RuntimeError, ...
+            log.warning("%s is unreadable (%s: %s); the run restarts from step 0", self.path, type(ex).__name__, ex)
+            return None
+        if not isinstance(state, dict):
+            log.warning("%s is not a checkpoint; the run restarts from step 0", self.path)
+            return None
         if state.get("config_hash") != self.config_hash or state.get("format") != CHECKPOINT_FORMAT:
             return None
         return state

@@ -94,6 +94,8 @@ def preflight(argv: List[str]) -> None:
     fixed = [str(o.input_line) for o in parsed if not o.is_sweep_override()]
     composed = compose_with_hydra(fixed)
     params = dict(OmegaConf.select(composed, "hydra.sweeper.params") or {})
+    key = "hydra.sweep.dir" if args.multirun else "hydra.run.dir"
+    check_writable(key, Path(str(OmegaConf.select(composed, key))))
     if not args.multirun:
         if params:
             name = OmegaConf.select(composed, "experiment") or "this config"
@@ -108,6 +110,20 @@ def preflight(argv: List[str]) -> None:
     for job in jobs:
         spec = to_spec(task_node(compose([o for o in job if not _is_hydra_override(o)])))
         memory.check(spec, resolve_device(spec.device.value))
+
+
+def check_writable(key: str, target: Path) -> None:
+    """The output folder (or its nearest existing parent) can be written: a read-only file
+    system or a folder without write permission stops the launch with one line."""
+    probe = target.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(key, f"{target} cannot be created: {probe} is not a folder")
+    readonly = bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
+    if readonly or not os.access(probe, os.W_OK | os.X_OK):
+        why = "read-only file system" if readonly else "no write permission"
+        raise ConfigError(key, f"{target} cannot be written ({why} at {probe}); choose another with {key}=...")
 
 
 def _only_hydra_files(path: Path) -> bool:
