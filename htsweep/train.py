@@ -143,7 +143,7 @@ def _record_smoke(node: DictConfig, out_dir: Path) -> None:
     records.atomic_write(hydra_dir / "config.yaml", lambda tmp: Path(tmp).write_text(text))
 
 
-@hydra.main(config_path="conf", config_name="config", version_base="1.3")
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def hydra_main(cfg: DictConfig) -> None:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:

@@ -63,8 +63,14 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
 
 
 def write_table(table: pa.Table, path: Path) -> None:
-    """Atomically write a pyarrow table as parquet."""
-    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    """Atomically write a pyarrow table as parquet.  The file is opened here, so a failed write
+    (a full disk) closes it at once and its unlinked temporary frees its space."""
+
+    def _write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            pq.write_table(table, fh)
+
+    atomic_write(path, _write)
 
 
 def write_json(obj: Mapping[str, Any], path: Path) -> None:
