@@ -51,4 +51,4 @@ def test_the_estimate_bounds_a_real_runs_peak(tmp_path):
     peak = float(proc.stdout.strip().splitlines()[-1])
     bound = memory.estimate(spec(overrides)).total + memory.BASELINE_BYTES
     assert peak <= bound, (peak / 2**20, bound / 2**20)
-    assert peak >= 0.5 * bound  # and it is not a vacuous bound
+    assert peak >= 0.4 * bound  # and it is not a vacuous bound
