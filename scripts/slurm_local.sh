@@ -17,7 +17,8 @@
 #
 # The node is called `localhost` with NodeAddr=127.0.0.1, so the machine's hostname does not
 # matter; one partition `debug` (the default partition: leave `partition` unset when submitting),
-# no GPUs, CPUs and memory as `slurmd -C` reports them.  Accounting (slurmdbd) is started because
+# no GPUs; at least 8 CPUs and 33 GB, so two tasks of the slurm preset (4 CPUs, 16 GB each) fit
+# (oversubscribed where the machine has less: see make_node_line).  Accounting (slurmdbd) is started because
 # without it `sacct` fails and submitit cannot notice a job that died without a result.
 #
 # Environment:
@@ -232,21 +233,42 @@ StorageLoc=$DB_NAME
 EOF
 }
 
-# The node line from `slurmd -C` (real sockets/cores/threads), renamed to localhost, with
-# RealMemory a little under the physical memory (a node that reports less than its configured
-# RealMemory is drained).
+# The node line.  The node is declared with at least PRESET_TASKS x the slurm preset's request
+# (cpus_per_task=4, mem_gb=16 in htsweep/conf/hydra/launcher/slurm.yaml), so a sweep launched
+# with `hydra/launcher=slurm device=cpu` and no further override is accepted and runs
+# PRESET_TASKS tasks at once, as on a real cluster.  Where the machine has less (2 CPUs and
+# 24 GB here), the node oversubscribes: SlurmdParameters=config_overrides makes slurmd report
+# the configured CPUs and memory instead of draining the node, and nothing enforces the memory
+# (no cgroups, no OverMemoryKill).  The test jobs are tiny; this is a test cluster, not a model
+# of the machine.  Where the machine has more, its real counts (`slurmd -C`) are used, with
+# RealMemory a little under the physical memory.
+PRESET_TASKS=2
+PRESET_CPUS=4
+PRESET_MEM_MB=16384
 NODE_LINE=""
 DEF_MEM_PER_CPU=1024
+OVERSUBSCRIBED=0
 make_node_line() {
-  local hw mem
+  local hw mem cpus want_cpus want_mem
   hw=$(slurmd -C 2>/dev/null | grep '^NodeName=' | head -n 1)
   [ -n "$hw" ] || die "slurmd -C printed no node description"
   mem=$(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<<"$hw")
   [ -n "$mem" ] || die "slurmd -C printed no RealMemory: $hw"
+  cpus=$(sed -n 's/.* CPUs=\([0-9]*\).*/\1/p' <<<"$hw")
+  [ -n "$cpus" ] || die "slurmd -C printed no CPUs: $hw"
   mem=$((mem * 95 / 100))
-  DEF_MEM_PER_CPU=$((mem / $(sed -n 's/.* CPUs=\([0-9]*\).*/\1/p' <<<"$hw")))
-  hw=$(sed -e 's/^NodeName=[^ ]*/NodeName=localhost NodeAddr=127.0.0.1/' \
-           -e "s/RealMemory=[0-9]*/RealMemory=$mem/" -e 's/ UpTime=.*//' <<<"$hw")
+  want_cpus=$((PRESET_TASKS * PRESET_CPUS))
+  want_mem=$((PRESET_TASKS * PRESET_MEM_MB + 1024))
+  if [ "$cpus" -lt "$want_cpus" ] || [ "$mem" -lt "$want_mem" ]; then
+    OVERSUBSCRIBED=1
+    [ "$cpus" -ge "$want_cpus" ] || cpus=$want_cpus
+    [ "$mem" -ge "$want_mem" ] || mem=$want_mem
+    hw="NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus Boards=1 SocketsPerBoard=1 CoresPerSocket=$cpus ThreadsPerCore=1 RealMemory=$mem"
+  else
+    hw=$(sed -e 's/^NodeName=[^ ]*/NodeName=localhost NodeAddr=127.0.0.1/' \
+             -e "s/RealMemory=[0-9]*/RealMemory=$mem/" -e 's/ UpTime=.*//' <<<"$hw")
+  fi
+  DEF_MEM_PER_CPU=$((mem / cpus))
   NODE_LINE="$hw State=UNKNOWN"
 }
 
@@ -285,6 +307,7 @@ MailProg=/bin/true
 EnforcePartLimits=ALL
 # A job without --mem gets its CPUs' share of the memory, not the whole node.
 DefMemPerCPU=$DEF_MEM_PER_CPU
+$( [ "$OVERSUBSCRIBED" = 1 ] && echo "SlurmdParameters=config_overrides" )
 $NODE_LINE
 PartitionName=$PARTITION Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
