@@ -58,7 +58,6 @@ from htsweep.spectral import (
     fit_mp,
     ks_candidates,
     norm_metrics,
-    phase_min_tail,
     singular_vector_overlaps,
     spectrum_and_top_svd,
     thin_svd,
@@ -122,7 +121,7 @@ def bench_size(h: int, d: int, n: int, repeats: int, with_powerlaw: bool) -> Dic
 
     def norms_phase() -> None:
         norm_metrics(e, alpha=cand.fit().alpha)
-        classify_phase(e, h, d, th, mp=mp, power_law=cand.fit(phase_min_tail(min(h, d), th)))
+        classify_phase(e, h, d, th, mp=mp)
 
     out["norms+phase"] = best_of(norms_phase, repeats)
     out["esd_report"] = best_of(lambda: esd_report(e, h, d, th), repeats)

@@ -46,7 +46,8 @@ BAD = [
     (["lr_schedule=step", "lr_schedule.step_size=0"], "lr_schedule.step_size: must be an integer >= 1, got 0"),
     (["probe.phase.tw_level=0.5"], "probe.phase.tw_level: must be one of [0.9, 0.95, 0.99, 0.999], got 0.5"),
     (["probe.phase.bulk_trim=0.6"], "probe.phase.bulk_trim: must be in [0, 0.5), got 0.6"),
-    (["probe.phase.alpha_source=xx"], "probe.phase.alpha_source: must be 'ks' or 'hill', got 'xx'"),
+    (["probe.phase.tail_trim=0.5"], "probe.phase.tail_trim: must be in [0, tail_fraction = 0.1), got 0.5"),
+    (["probe.phase.dominant_gap=1"], "probe.phase.dominant_gap: must be >= spike_ratio (1.5), got 1.0"),
     # NaN / inf
     (["lr=inf"], "lr: must be a finite number, got inf"),
     (["lr=nan"], "lr: must be a finite number, got nan"),

@@ -51,6 +51,10 @@ TOL_OVERLAP = 1e-2
 # changes (measured deviations up to 4x), so only the top pair's overlap is comparable.
 UNSTABLE = {"mean_field": ("overlap_u_diag_", "overlap_v_diag_", "overlap_u_max", "overlap_v_max")}
 EXEMPT = ("elapsed_s",)
+# Columns whose definition changed after the golden commit: the phase rule of issue 15 (new
+# inputs, new thresholds).  Not compared with the golden values; the new values are still
+# checked against a recomputation from the stored eigenvalues.
+RULE_CHANGED = ("esd_phase",)
 # Columns decided by a discontinuous rule: compared through their inputs (the eigenvalues).
 DISCRETE_PREFIXES = ("pl_alpha_ks", "pl_alpha_hill", "mp_fit_", "esd_", "num_spikes", "numerical_rank",
                      "alpha_weighted", "log_alpha_norm", "matrix_entropy")  # fmt: skip
@@ -89,7 +93,8 @@ def _metric_columns(golden: pd.DataFrame, new: pd.DataFrame) -> list:
     config_like = ("data.", "model.", "optimizer.", "activation.", "lr_schedule.", "weight_norm.", "readout.",
                    "probe.", "checkpoint.", "resume.", "loss.", "noise.")  # fmt: skip
     top = {"lr", "steps", "seed", "data_seed", "init_seed", "device", "dtype", "progress", "smoke", "experiment", "figures"}
-    cols = [c for c in golden.columns if not c.startswith(config_like) and c not in top and c not in EXEMPT]
+    cols = [c for c in golden.columns if not c.startswith(config_like) and c not in top and c not in EXEMPT
+            and c not in RULE_CHANGED]  # fmt: skip
     missing = [c for c in cols if c not in new.columns]
     assert not missing, f"metric columns lost: {missing}"
     return cols
@@ -132,6 +137,8 @@ def _compare_tolerant(case, golden, new, cols, g_esd, n_esd):
         for eigs, table in ((ge, golden), (ne, new)):  # discontinuous columns, through their inputs
             row = table[table.step == step].iloc[0]
             for key, value in _report_row(eigs, h, d).items():
+                if table is golden and key in RULE_CHANGED:
+                    continue
                 if key in table.columns and not (isinstance(value, float) and math.isnan(value)):
                     assert row[key] == value, (step, key)
 

@@ -44,7 +44,8 @@ from htsweep.spectral.phases import (
     PhaseThresholdError,
     PhaseThresholds,
     classify_phase,
-    phase_min_tail,
+    decide,
+    tail_sizes,
 )
 from htsweep.spectral.powerlaw import (
     KSCandidates,
@@ -56,6 +57,7 @@ from htsweep.spectral.powerlaw import (
     ks_candidates,
     ks_distances,
     tail_comparison,
+    trimmed_hill,
 )
 from htsweep.spectral.report import ESDReport, esd_report
 
@@ -98,13 +100,15 @@ __all__ = [
     "norm_metrics",
     "numerical_rank",
     "overlap_matrix",
-    "phase_min_tail",
+    "tail_sizes",
+    "decide",
     "singular_vector_overlaps",
     "spectral_norm",
     "spectrum",
     "spectrum_from_svd",
     "summarize_overlap",
     "tail_comparison",
+    "trimmed_hill",
     "thin_svd",
     "thm41_norms",
     "top_right_singular_vector",

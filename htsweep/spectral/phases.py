@@ -1,80 +1,96 @@
 """ESD phase label per probe step: Martin & Mahoney's "5+1 phases" of training.
 
 Martin & Mahoney (2021, JMLR 22(165), "Implicit Self-Regularization in Deep Neural Networks:
-Evidence from Random Matrix Theory and Implications for Learning", the "5+1 phases of training"
-taxonomy) describe the ESD of a layer as it trains by six shapes; their operational
-descriptions, paraphrased:
+Evidence from Random Matrix Theory and Implications for Learning", Sec. 5 and their table of
+operational definitions) describe the ESD of a layer as it trains by six shapes, paraphrased:
 
   random-like    ESD well fitted by a Marchenko-Pastur law; nothing beyond its edge.
   bleeding-out   ESD random-like, except eigenmass just above the MP edge.
-  bulk+spikes    an MP-like bulk plus >= 1 spikes well above the edge.
-  bulk-decay     the bulk is no longer MP-like, eigenmass "decays" above the edge; the tail is
-                 not (yet) heavy.
-  heavy-tailed   the ESD is better described by heavy-tailed RMT than by MP: a power-law tail
-                 with exponent alpha below ~4 (their heavy-tailed universality classes:
-                 roughly alpha in (2, 4) moderately, alpha < 2 very heavy-tailed).
-  rank-collapse  a large mass of eigenvalues at lambda ~ 0 (W has very low numerical rank).
+  bulk+spikes    an MP-like bulk plus >= 1 spikes well above the edge (spiked covariance).
+  bulk-decay     the MP fit degrades: the bulk's edge decays into a tail, not (yet) a heavy one.
+  heavy-tailed   the ESD tail is a power law, rho(lambda) ~ lambda^-alpha, heavy enough that
+                 no MP fit describes it (their moderately and very heavy-tailed classes).
+  rank-collapse  a large mass of eigenvalues at lambda ~ 0.
 
-They give no numbers for the boundaries; the thresholds below turn the descriptions into a
-decision rule on quantities this package computes (mp.fit_mp, powerlaw.alpha_ks); they are
-ours, and the defaults were calibrated as stated:
+The paper (Sec. 5.1, Fig. 4, App. F.3) adds how the phases follow one another in this model:
+one large step makes a spike (Bulk+Spike), further steps "diffuse the spike into the bulk"
+(Bulk-Decay: the spike comes back towards the edge while the bulk spreads), and the tail then
+becomes heavy.  Neither source gives numbers for the boundaries.
 
-  1. rank-collapse   if the fraction of eigenvalues <= zero_rtol * lambda_max is at least
-                     rank_collapse_fraction;
-  2. with the bulk's MP scale fitted by quantile matching (mp.fit_mp, trim = bulk_trim) and
-     the spike threshold at its Tracy-Widom ``tw_level`` quantile, the bulk is *MP-like* if
-     the KS distance between the eigenvalues below the threshold and the fitted law is at most
-     max(mp_ks_max, mp_ks_per_n / N).  Then:
-       random-like   no eigenvalue above the threshold;
-       bulk+spikes   at least one eigenvalue above spike_ratio * lambda_+ (well separated);
-       bleeding-out  eigenvalues above the threshold but none above spike_ratio * lambda_+;
-  3. otherwise (bulk not MP-like):
-       heavy-tailed  if the power-law exponent is below heavy_tail_alpha (= 4, the boundary of
-                     Martin & Mahoney's heavy-tailed classes);
-       bulk-decay    otherwise.
-     The exponent is PL_Alpha_KS restricted to tails of at least min_tail_fraction * N
-     eigenvalues (``alpha_source = "ks"``): a handful of outliers is a spike, not a power-law
-     tail, and without the restriction KS often fits the few largest eigenvalues alone, which
-     inflates alpha (App. G).  ``alpha_source = "hill"`` uses PL_Alpha_Hill instead; Hill is
-     ~2.1-2.5 on a pure MP bulk, so pair it with a smaller heavy_tail_alpha (e.g. 2).
+The rule reads five quantities, each a continuous function of the eigenvalues (no argmin over
+candidates, so none jumps between adjacent steps when the spectrum changes smoothly):
 
-Calibration of the defaults (float64 ESDs):
-  * Gaussian W: N * KS(bulk, fitted MP) is at most 2.6-4.1 over 40 draws each for
-    N = 50 .. 1000 (KS ~ 0.017 at N = 200, 0.004 at N = 1000), so mp_ks_per_n = 8 leaves a
-    factor ~2; no spike above the TW(0.99) threshold in ~98% of draws (tests: >= 95/100).
-  * i.i.d. Student-t(1.5) entries: KS > 0.12 and PL_Alpha_KS ~ 1.7-1.95 (theory for tail
-    index mu < 2: alpha = 1 + mu/2 = 1.75): heavy-tailed.
-  * Paper's main setting (h=1500, d=1000, n=2000, seed 0): W_0 KS 0.003 (random-like); one
-    FB-Adam step lr=1: KS 0.021, lambda_1 = 159 lambda_+ (bulk+spikes, Fig. 2c; hence the floor
-    mp_ks_max = 0.03); one GD step lr=2000: lambda_1 = 1.6 lambda_+ (bulk+spikes, Fig. 2b);
-    GD lr=0.1: random-like (Fig. 2a); FB-Adam lr=1, t = 3-5: KS 0.1-0.13, alpha ~ 4.2
-    (bulk-decay), t = 10-20: KS 0.17-0.19, alpha ~ 3.3-3.5 (heavy-tailed, Sec. 5.1);
-    FB-Adam lr=0.2 (Fig. 4): bulk+spikes up to t = 10 (KS <= 0.017), bulk-decay at t = 20-50
-    (KS 0.034-0.046, alpha 5.1-4.4); GD lr=2000, t = 5-10: bulk-decay.
+  z      zero fraction: share of eigenvalues <= zero_rtol * lambda_max;
+  b      bulk misfit, N * KS: the KS distance between the eigenvalues below the Tracy-Widom
+         threshold of the fitted MP law (mp.fit_mp: quantile matching, trim = bulk_trim,
+         level = tw_level) and that law, times N.  Eigenvalue rigidity makes it O(1) for a
+         random matrix at every size (measured 1.8-3.9 for N = 200-2000), while any fixed
+         change of the bulk's shape grows it like N;
+  g      spike gap lambda_max / lambda_+ (fitted edge), and lambda_max / (TW threshold);
+  a      tail exponent: the trimmed Hill estimate (powerlaw.trimmed_hill) from the top
+         tail_fraction * N eigenvalues with the top tail_trim * N trimmed, so that a few spikes
+         do not count as a tail while a power law, which spans the whole top decile, does.
+
+Each is turned into a score, the quantity over its threshold (>= 1: the criterion holds):
+
+  rank_collapse = z / rank_collapse_fraction      outlier = lambda_max / TW threshold
+  spike = g / spike_ratio                          decay   = b / decay_ks_n
+  dominant = g / dominant_gap                      heavy   = heavy_tail_alpha / a
+
+and the label is, in order:
+
+  1. rank-collapse  if rank_collapse >= 1;
+  2. heavy-tailed   if decay > 1 and heavy >= 1   (a non-MP bulk with a power-law tail);
+  3. if decay <= 1 (the bulk is MP-like):
+       random-like  outlier <= 1;  bulk+spikes  spike > 1;  bleeding-out otherwise;
+  4. otherwise      bulk+spikes if dominant >= 1 (a spike far above a bulk that has started to
+                    deform: the ESD is still the spike's), else bulk-decay.
+
+The label is monotone in each score along the order random-like < bleeding-out < bulk+spikes
+< bulk-decay < heavy-tailed (more misfit or a heavier tail never moves it back), except
+``dominant``, which keeps a deformed bulk labelled bulk+spikes while a spike stands
+dominant_gap times above the edge; as the paper describes, the spike coming back to the bulk
+is what starts the decay.  ``margin`` is min |ln score| over the criteria the decision went
+through: how far (in relative terms, 0.1 ~ 10%) the closest input was from changing the label.
+
+Calibration (float64 ESDs, 30 draws per family and size, scripts in tests/spectral):
+  * N * KS: Gaussian W 1.8-3.9 (N = 200-2000), Gaussian + 3 strong rank-one spikes 3.3-5.4,
+    a lognormal column-variance profile exp(0.3 Z) (the "edge decaying into a tail" family)
+    9.8-24 for N = 500-1000: decay_ks_n = 6.
+  * Trimmed Hill a (top 10%, top 2% trimmed), N = 500 / 1000: Gaussian 6.1-6.9; Gaussian plus
+    3 spikes 5.9-6.5; variance profile 5.35-5.85; i.i.d. Student-t entries with mu = 2.5
+    (moderately heavy-tailed) 3.6-5.0; mu = 1.5 (very heavy-tailed) 1.6-2.2 (theory for mu <
+    2: alpha = 1 + mu / 2 = 1.75): heavy_tail_alpha = 5.1.  a is a finite-size statistic, not
+    an asymptotic exponent: the threshold is set between the families, not at the asymptotic
+    class boundary alpha = 4 (PL_Alpha_KS on the same draws: 3.5-5.5 for mu = 2.5).
+  * dominant_gap = 5: one FB-Adam step at lr = 1 in the paper's setting puts the spike at
+    159 lambda_+ with N * KS = 21 (Bulk+Spike in the paper, Fig. 2c), FB-Adam at lr = 0.2
+    has it at 1.8 lambda_+ by t = 5 with N * KS = 7.4 (onset of Bulk-Decay, Fig. 4b).
   * spike_ratio = 1.5: a rank-one term at twice the BBP strength lands at ~1.56 lambda_+
     (c = 2/3); outliers closer to the edge count as bleeding-out.
-  * zero_rtol = 1e-10 (singular values below 1e-5 s_max), rank_collapse_fraction = 0.1:
-    square Gaussian W have ~1e-5 of their eigenvalues below 1e-10 lambda_max, square
-    Student-t(1.5) W (lambda_max / lambda_min up to 1e11) <= 0.3%, a rank-5 W of N = 200 97.5%.
+  * zero_rtol = 1e-10, rank_collapse_fraction = 0.1: square Gaussian W have ~1e-5 of their
+    eigenvalues below 1e-10 lambda_max, a rank-N/20 W 95%.
 
-Pitfalls: the full-range PL_Alpha_KS (the paper's column) is inflated by spikes far from the
-bulk (App. G); the phase rule therefore uses the restricted fit described above.  The phase
-is a summary of the ESD's shape relative to a *fitted* MP law; the paper's figures compare
-with the MP law of W_0 (sigma^2 = 1), relative to which a rescaled bulk already "decays".
+What it cannot tell apart: below N ~ 400 the bulk misfit of a mildly decayed edge overlaps the
+null (N = 200: 4.4-7.3 against <= 3.9) and i.i.d. entries with mu = 2.5 reach a = 5.4; at
+N = 500-1000, i.i.d. entries with mu = 3 (a = 5.3-6.5) are mostly labelled bulk-decay: over
+the top decile their tail is no heavier than a smoothly decaying edge.  The phase is relative
+to a *fitted* MP law, i.e. scale-free; the paper's figures draw the MP law of W_0, relative
+to which a uniformly rescaled bulk already looks "decayed".
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 
 from htsweep.spectral.esd import as_float64
 from htsweep.spectral.mp import TW1_QUANTILES, MPFit, fit_mp
-from htsweep.spectral.powerlaw import PowerLawFit, alpha_hill, ks_candidates
+from htsweep.spectral.powerlaw import trimmed_hill
 
 
 class ESDPhase(str, Enum):
@@ -84,6 +100,9 @@ class ESDPhase(str, Enum):
     bulk_decay = "bulk-decay"
     heavy_tailed = "heavy-tailed"
     rank_collapse = "rank-collapse"
+
+
+SCORES = ("rank_collapse", "outlier", "spike", "decay", "dominant", "heavy")
 
 
 class PhaseThresholdError(ValueError):
@@ -98,28 +117,27 @@ class PhaseThresholdError(ValueError):
 
 @dataclass
 class PhaseThresholds:
-    """Thresholds of the phase rule (module docstring; Martin & Mahoney 2021, "5+1 phases").
+    """Thresholds of the phase rule (module docstring).
 
-    tw_level: Tracy-Widom quantile of the spike threshold (0.9, 0.95, 0.99 or 0.999).
+    tw_level: Tracy-Widom quantile of the outlier threshold (0.9, 0.95, 0.99 or 0.999).
     bulk_trim: the MP scale is matched on the [trim, 1 - trim] quantiles of the ESD.
-    mp_ks_max, mp_ks_per_n: the bulk is MP-like if its KS distance to the fitted law is at
-        most max(mp_ks_max, mp_ks_per_n / N).
-    spike_ratio: outliers above spike_ratio * lambda_+ are spikes, those between the threshold
-        and there are bleeding-out.
-    heavy_tail_alpha: a non-MP bulk with alpha below this is heavy-tailed, else bulk-decay.
-    alpha_source: "ks" (PL_Alpha_KS) or "hill" (PL_Alpha_Hill).
-    min_tail_fraction: with "ks", only tails of at least this fraction of N are candidates.
+    decay_ks_n: the bulk is not MP-like when N * KS(bulk, fitted MP) exceeds this.
+    spike_ratio: an eigenvalue above spike_ratio * lambda_+ is a separated spike.
+    dominant_gap: a spike above dominant_gap * lambda_+ keeps a deformed bulk bulk+spikes.
+    heavy_tail_alpha: a non-MP ESD whose tail exponent is at most this is heavy-tailed.
+    tail_fraction, tail_trim: the tail exponent is the trimmed Hill estimate from the top
+        tail_fraction * N eigenvalues, the top tail_trim * N of them trimmed.
     zero_rtol, rank_collapse_fraction: rank-collapse if at least that fraction of eigenvalues
         is <= zero_rtol * lambda_max."""
 
     tw_level: float = 0.99
     bulk_trim: float = 0.2
-    mp_ks_max: float = 0.03
-    mp_ks_per_n: float = 8.0
+    decay_ks_n: float = 6.0
     spike_ratio: float = 1.5
-    heavy_tail_alpha: float = 4.0
-    alpha_source: str = "ks"
-    min_tail_fraction: float = 0.05
+    dominant_gap: float = 5.0
+    heavy_tail_alpha: float = 5.1
+    tail_fraction: float = 0.1
+    tail_trim: float = 0.02
     zero_rtol: float = 1e-10
     rank_collapse_fraction: float = 0.1
 
@@ -131,23 +149,19 @@ class PhaseThresholds:
         levels = sorted(TW1_QUANTILES)
         need(self.tw_level in levels, "tw_level", f"must be one of {levels}, got {self.tw_level}")
         need(0 <= self.bulk_trim < 0.5, "bulk_trim", f"must be in [0, 0.5), got {self.bulk_trim}")
-        need(0 < self.mp_ks_max <= 1, "mp_ks_max", f"must be in (0, 1], got {self.mp_ks_max}")
-        need(self.mp_ks_per_n >= 0, "mp_ks_per_n", f"must be >= 0, got {self.mp_ks_per_n}")
-        need(
-            0 <= self.min_tail_fraction < 1,
-            "min_tail_fraction",
-            f"must be in [0, 1), got {self.min_tail_fraction}",
-        )
+        need(self.decay_ks_n > 0, "decay_ks_n", f"must be > 0, got {self.decay_ks_n}")
         need(self.spike_ratio >= 1, "spike_ratio", f"must be >= 1, got {self.spike_ratio}")
         need(
-            self.heavy_tail_alpha > 1,
-            "heavy_tail_alpha",
-            f"must be > 1, got {self.heavy_tail_alpha}",
+            self.dominant_gap >= self.spike_ratio,
+            "dominant_gap",
+            f"must be >= spike_ratio ({self.spike_ratio}), got {self.dominant_gap}",
         )
+        need(self.heavy_tail_alpha > 1, "heavy_tail_alpha", f"must be > 1, got {self.heavy_tail_alpha}")
+        need(0 < self.tail_fraction < 1, "tail_fraction", f"must be in (0, 1), got {self.tail_fraction}")
         need(
-            self.alpha_source in ("ks", "hill"),
-            "alpha_source",
-            f"must be 'ks' or 'hill', got {self.alpha_source!r}",
+            0 <= self.tail_trim < self.tail_fraction,
+            "tail_trim",
+            f"must be in [0, tail_fraction = {self.tail_fraction}), got {self.tail_trim}",
         )
         need(0 < self.zero_rtol < 1, "zero_rtol", f"must be in (0, 1), got {self.zero_rtol}")
         need(
@@ -159,26 +173,81 @@ class PhaseThresholds:
 
 @dataclass(frozen=True)
 class PhaseResult:
-    """The label and the quantities the rule looked at."""
+    """The label, its margin and the quantities and scores the rule looked at."""
 
     phase: ESDPhase
+    margin: float  # min |ln score| over the criteria on the decision path
     zero_fraction: float
     num_outliers: int  # eigenvalues above the Tracy-Widom threshold of the fitted law
     num_separated: int  # of which above spike_ratio * lambda_+
-    mp_ks_distance: float
-    alpha: float
+    bulk_ks_n: float  # N * KS(bulk, fitted MP)
+    spike_gap: float  # lambda_max / lambda_+ (fitted)
+    tail_alpha: float  # trimmed Hill exponent of the top tail_fraction
+    scores: Dict[str, float] = field(default_factory=dict)
+    path: Tuple[str, ...] = ()  # the scores the decision went through
 
     def as_row(self, prefix: str = "esd") -> Dict[str, object]:
-        return {
+        row: Dict[str, object] = {
             f"{prefix}_phase": self.phase.value,
+            f"{prefix}_phase_margin": self.margin,
             f"{prefix}_zero_fraction": self.zero_fraction,
             f"{prefix}_num_separated_spikes": self.num_separated,
+            f"{prefix}_bulk_ks_n": self.bulk_ks_n,
+            f"{prefix}_spike_gap": self.spike_gap,
+            f"{prefix}_tail_alpha": self.tail_alpha,
         }
+        for name in SCORES:
+            row[f"{prefix}_phase_score_{name}"] = self.scores.get(name, math.nan)
+        return row
 
 
-def phase_min_tail(N: int, thresholds: PhaseThresholds) -> int:
-    """Smallest tail the phase rule's PL_Alpha_KS may choose: max(2, ceil(fraction * N))."""
-    return max(2, int(math.ceil(thresholds.min_tail_fraction * N)))
+def tail_sizes(N: int, thresholds: PhaseThresholds) -> Tuple[int, int]:
+    """(k, k0) of the tail exponent: k = max(2, ceil(tail_fraction N)) eigenvalues, the top
+    k0 = min(ceil(tail_trim N), k - 1) trimmed."""
+    k = max(2, int(math.ceil(thresholds.tail_fraction * N)))
+    return k, min(int(math.ceil(thresholds.tail_trim * N)), k - 1)
+
+
+def _ratio(x: float, t: float) -> float:
+    if t > 0:
+        return x / t
+    return math.inf if x > 0 else math.nan
+
+
+def decide(scores: Dict[str, float]) -> Tuple[ESDPhase, Tuple[str, ...]]:
+    """The label from the scores (module docstring, steps 1-4) and the scores it went through.
+    A NaN score never satisfies its criterion."""
+
+    def holds(name: str, strict: bool = False) -> bool:
+        s = scores[name]
+        return s > 1 if strict else s >= 1
+
+    path: List[str] = ["rank_collapse"]
+    if holds("rank_collapse"):
+        return ESDPhase.rank_collapse, tuple(path)
+    path.append("decay")
+    if holds("decay", strict=True):
+        path.append("heavy")
+        if holds("heavy"):
+            return ESDPhase.heavy_tailed, tuple(path)
+        path.append("dominant")
+        return (ESDPhase.bulk_spikes if holds("dominant") else ESDPhase.bulk_decay), tuple(path)
+    path.append("outlier")
+    if not holds("outlier", strict=True):
+        return ESDPhase.random_like, tuple(path)
+    path.append("spike")
+    return (ESDPhase.bulk_spikes if holds("spike", strict=True) else ESDPhase.bleeding_out), tuple(path)
+
+
+def margin_of(scores: Dict[str, float], path: Tuple[str, ...]) -> float:
+    """min |ln score| over ``path``: 0 at a threshold, ln 2 ~ 0.69 a factor 2 away."""
+    values = []
+    for name in path:
+        s = scores[name]
+        if math.isnan(s):
+            continue
+        values.append(math.inf if s <= 0 or math.isinf(s) else abs(math.log(s)))
+    return min(values) if values else math.nan
 
 
 def classify_phase(
@@ -188,13 +257,11 @@ def classify_phase(
     thresholds: Optional[PhaseThresholds] = None,
     *,
     mp: Optional[MPFit] = None,
-    power_law: Optional[PowerLawFit] = None,
 ) -> PhaseResult:
     """Martin & Mahoney phase of the ESD of W (h x d), by the rule of the module docstring.
 
-    ``mp`` / ``power_law`` reuse fits already made; they must come from the same eigenvalues and
-    the same settings (``fit_mp(trim=bulk_trim, level=tw_level)``; for alpha_source "ks",
-    ``ks_candidates(eigs).fit(phase_min_tail(N, thresholds))``)."""
+    ``mp`` reuses a fit already made from the same eigenvalues with
+    ``fit_mp(trim=bulk_trim, level=tw_level)``."""
     th = thresholds if thresholds is not None else PhaseThresholds()
     e = torch.sort(as_float64(eigs)).values
     N = min(h, d)
@@ -202,33 +269,28 @@ def classify_phase(
     lam_max = float(e[-1]) if e.numel() else math.nan
     zero_fraction = float((e <= th.zero_rtol * lam_max).double().mean()) if lam_max > 0 else 1.0
     fit = mp if mp is not None else fit_mp(e, h, d, trim=th.bulk_trim, level=th.tw_level)
-    if power_law is None:
-        if th.alpha_source == "ks":
-            power_law = ks_candidates(e).fit(phase_min_tail(N, th))
-        else:
-            power_law = alpha_hill(e)
-    alpha = power_law.alpha
-    n_out = fit.num_spikes
-    n_sep = int((e > th.spike_ratio * fit.lambda_plus).sum())
-    ks_max = max(th.mp_ks_max, th.mp_ks_per_n / N)
-    if zero_fraction >= th.rank_collapse_fraction:
-        phase = ESDPhase.rank_collapse
-    elif fit.ks_distance <= ks_max:
-        if n_out == 0:
-            phase = ESDPhase.random_like
-        elif n_sep >= 1:
-            phase = ESDPhase.bulk_spikes
-        else:
-            phase = ESDPhase.bleeding_out
-    elif math.isfinite(alpha) and alpha < th.heavy_tail_alpha:
-        phase = ESDPhase.heavy_tailed
-    else:
-        phase = ESDPhase.bulk_decay
+    k, k0 = tail_sizes(int(e.numel()), th)
+    tail_alpha = trimmed_hill(e, k, k0)  # NaN when fewer than k + 1 positive eigenvalues
+    bulk_ks_n = N * fit.ks_distance
+    gap = _ratio(lam_max, fit.lambda_plus)
+    scores = {
+        "rank_collapse": zero_fraction / th.rank_collapse_fraction,
+        "outlier": _ratio(lam_max, fit.threshold),
+        "spike": gap / th.spike_ratio,
+        "decay": bulk_ks_n / th.decay_ks_n,
+        "dominant": gap / th.dominant_gap,
+        "heavy": _ratio(th.heavy_tail_alpha, tail_alpha) if tail_alpha == tail_alpha else math.nan,
+    }
+    phase, path = decide(scores)
     return PhaseResult(
         phase=phase,
+        margin=margin_of(scores, path),
         zero_fraction=zero_fraction,
-        num_outliers=n_out,
-        num_separated=n_sep,
-        mp_ks_distance=fit.ks_distance,
-        alpha=alpha,
+        num_outliers=fit.num_spikes,
+        num_separated=int((e > th.spike_ratio * fit.lambda_plus).sum()),
+        bulk_ks_n=bulk_ks_n,
+        spike_gap=gap,
+        tail_alpha=tail_alpha,
+        scores=scores,
+        path=path,
     )

@@ -268,6 +268,31 @@ def alpha_hill(eigs, xmin_pos: float = 2, distance: str = "paper") -> PowerLawFi
     )
 
 
+def trimmed_hill(eigs, k: int, k0: int = 0) -> float:
+    """Trimmed Hill estimate of the tail's density exponent from the k largest eigenvalues,
+    the k0 largest of them trimmed (Bhattacharya, Kallitsis & Stoev 2019, "Trimming the Hill
+    estimator: robustness, optimality and adaptivity", Bernoulli 25(2), eq. 2.2).
+
+    With x_1 >= x_2 >= ... the eigenvalues in decreasing order, the tail index is
+
+        xi = (k0 + 1) / (k - k0) * ln(x_{k0+1} / x_{k+1}) + 1 / (k - k0) * sum_{i=k0+2}^{k} ln(x_i / x_{k+1}),
+
+    and the density exponent alpha = 1 + 1 / xi (k0 = 0 is Hill's estimator, the alpha_i of
+    the module docstring with xmin = x_{k+1}).  Trimming makes it blind to the k0 largest
+    values: a few spikes far above the bulk do not move it, a power-law tail does.  A
+    continuous function of the eigenvalues (k and k0 fixed), unlike PL_Alpha_KS, whose xmin
+    jumps between candidates.  NaN when fewer than k + 1 positive eigenvalues exist."""
+    if not 0 <= k0 < k:
+        raise ValueError(f"trimmed_hill: need 0 <= k0 < k, got k0={k0}, k={k}")
+    e = positive_sorted(eigs)
+    if e is None or e.numel() < k + 1:
+        return math.nan
+    x = torch.flip(e, (0,))[: k + 1]
+    logs = torch.log(x[:k] / x[k])
+    xi = float(((k0 + 1) * logs[k0] + logs[k0 + 1 :].sum()) / (k - k0))
+    return 1.0 + 1.0 / xi if xi > 0 else math.inf
+
+
 # --------------------------------------------------------------------------------------------
 # Is the tail a power law at all?  Likelihood ratios against the usual alternatives.
 # --------------------------------------------------------------------------------------------

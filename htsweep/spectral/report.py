@@ -14,7 +14,7 @@ from typing import Dict, Optional
 
 from htsweep.spectral.mp import MPFit, fit_mp
 from htsweep.spectral.norms import NormMetrics, norm_metrics
-from htsweep.spectral.phases import PhaseResult, PhaseThresholds, classify_phase, phase_min_tail
+from htsweep.spectral.phases import PhaseResult, PhaseThresholds, classify_phase
 from htsweep.spectral.powerlaw import PowerLawFit, alpha_hill, ks_candidates
 
 
@@ -52,9 +52,5 @@ def esd_report(
     ks = cand.fit()
     mp = fit_mp(eigs, h, d, trim=th.bulk_trim, level=th.tw_level)
     norms = norm_metrics(eigs, alpha=ks.alpha)
-    if th.alpha_source == "ks":
-        phase_fit = cand.fit(phase_min_tail(min(h, d), th)) if distance == "paper" else None
-    else:
-        phase_fit = hill
-    phase = classify_phase(eigs, h, d, th, mp=mp, power_law=phase_fit)
+    phase = classify_phase(eigs, h, d, th, mp=mp)
     return ESDReport(hill=hill, ks=ks, mp=mp, norms=norms, phase=phase)
