@@ -6,9 +6,11 @@ Each kind is one module exporting ``draw(tables, out_dir, **kw) -> DataFrame`` (
 
 * ``lr_sweep``     Fig. 3 / 5: metrics at the final step against eta (:mod:`.lr_sweep`).
 * ``esd``          Fig. 2 / 4: ESD panels, linear and log-log, with the MP law (:mod:`.esd`).
+* ``esd_truncated`` Fig. 7: ESD panels, linear, truncated linear and log-log (:mod:`.esd_truncated`).
 * ``esd_grid``     Tables 1, 3, 4: ESD cells, rows = grid point, columns = step (:mod:`.esd_grid`).
 * ``loss_curves``  Fig. 28: train / test loss against step (:mod:`.loss_curves`).
 * ``update_norms`` Fig. 8: first-update norms against sqrt(h d) (:mod:`.update_norms`).
+* ``spike_track``  Fig. 27: top eigenvalues and the spike gap against step (:mod:`.spike_track`).
 
 Each kind's ``draw`` is also this package's attribute of the kind's name
 (``htsweep.figures.lr_sweep(tables, out_dir)``); import a kind's module by its path
@@ -33,8 +35,10 @@ import yaml
 import htsweep
 from htsweep.figures import esd as _esd
 from htsweep.figures import esd_grid as _esd_grid
+from htsweep.figures import esd_truncated as _esd_truncated
 from htsweep.figures import loss_curves as _loss_curves
 from htsweep.figures import lr_sweep as _lr_sweep
+from htsweep.figures import spike_track as _spike_track
 from htsweep.figures import update_norms as _update_norms
 from htsweep.figures._cells import histogram, powerlaw_density, representative_runs
 from htsweep.figures.style import DATA_EXTENSION, EXTENSIONS, caption, save, series_label
@@ -63,13 +67,15 @@ class Kind:
 
 
 FIGURES: Dict[str, Kind] = {
-    m.NAME: Kind(m.NAME, m.draw, m.applies, m.DOC) for m in (_lr_sweep, _esd, _esd_grid, _loss_curves, _update_norms)
+    m.NAME: Kind(m.NAME, m.draw, m.applies, m.DOC) for m in (_lr_sweep, _esd, _esd_truncated, _esd_grid, _loss_curves, _update_norms, _spike_track)
 }
 KINDS = tuple(FIGURES)
 
 lr_sweep = _lr_sweep.draw
 esd = _esd.draw
 esd_grid = _esd_grid.draw
+esd_truncated = _esd_truncated.draw
+spike_track = _spike_track.draw
 loss_curves = _loss_curves.draw
 update_norms = _update_norms.draw
 

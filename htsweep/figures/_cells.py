@@ -25,6 +25,11 @@ from htsweep.sweep.tables import SweepTables
 
 MAX_COLUMNS = 6  # steps shown per grid point unless asked for more
 SCALES = ("linear", "log")
+# "truncated": linear bins up to the TRUNCATE_QUANTILE of the step's ESD (at least the largest
+# eigenvalue of W_0), so a few outliers far out do not squeeze the bulk into the first bin (the
+# paper's Fig. 7, middle column); the eigenvalues beyond are counted, not drawn.
+SCALE_NAMES = {"linear": "linear", "log": "log-log", "truncated": "truncated"}
+TRUNCATE_QUANTILE = 0.98
 MP_LABEL = "MP law of $W_0$"
 # Per-panel values copied from the summary row of the step shown.
 PROBE_VALUES = (
@@ -59,8 +64,11 @@ def histogram(values: np.ndarray, edges: np.ndarray) -> Tuple[np.ndarray, np.nda
     return counts, counts / (max(len(values), 1) * np.diff(edges))
 
 
-def bin_edges(values: np.ndarray, scale: str, bins: int) -> np.ndarray:
-    """``bins`` + 1 edges over ``values``: log-spaced over the positive ones, or linear from 0."""
+def bin_edges(values: np.ndarray, scale: str, bins: int, upper: Optional[float] = None) -> np.ndarray:
+    """``bins`` + 1 edges over ``values``: log-spaced over the positive ones, or linear from 0
+    (to ``upper`` when given: the truncated view)."""
+    if upper is not None:
+        return np.linspace(0.0, (upper if upper > 0 else 1.0) * (1 + 1e-9), bins + 1)
     if scale == "log":
         pos = values[values > 0]
         lo, hi = pos.min(), pos.max()
@@ -110,7 +118,11 @@ def _pick_rows(
     shown = [(step, current)] if step == 0 or initial is None else [(0, initial), (step, current)]
     out = []
     for scale in scales:
-        edges = bin_edges(both, scale, bins or n_bins(len(current)))
+        upper = None
+        if scale == "truncated":
+            upper = float(np.quantile(current, TRUNCATE_QUANTILE))
+            upper = max(upper, float(initial.max())) if initial is not None else upper
+        edges = bin_edges(both, scale, bins or n_bins(len(current)), upper)
         for of_step, vals in shown:
             counts, dens = histogram(vals, edges)
             frame = pd.DataFrame(
@@ -177,7 +189,7 @@ def _draw_laws(ax: Axes, r: pd.Series, lo: float, hi: float, scale: str) -> None
         ax.plot(x, np.where(mp > 0, mp, np.nan), color=_C_MP, lw=1.2, label=MP_LABEL)
     ax.axvline(r["mp_lambda_plus"], color=_C_MP, ls=":", lw=1.2, label=r"MP edge $\lambda_+$")
     alpha, xmin = r["pl_alpha_ks"], r["pl_alpha_ks_xmin"]
-    if np.isfinite(alpha) and alpha > 1 and xmin > 0:
+    if np.isfinite(alpha) and alpha > 1 and 0 < xmin < hi:
         xt = np.geomspace(xmin, hi, 200)
         pl = powerlaw_density(xt, alpha, xmin, r["pl_alpha_ks_n_tail"], r["n_eigs"])
         ax.plot(xt, pl, color=_C_PL, ls="--", lw=1.2, label=r"PL fit ($\lambda \geq \lambda_{min}$)")
@@ -201,6 +213,13 @@ def draw_cell(ax: Axes, cell: pd.DataFrame, scale: str) -> None:
             ax.set_ylim(dens.min() / 4.0, dens.max() * 4.0)
     elif dens.size:
         ax.set_ylim(0.0, dens.max() * 1.15)
+    if scale == "truncated":
+        hi = float(cell["bin_hi"].max())
+        ax.set_xlim(0.0, hi)
+        shown = cell[cell["esd_of_step"] == step]
+        beyond = int(shown["n_eigs"].iloc[0] - shown["count"].sum()) if len(shown) else 0
+        ax.text(0.97, 0.80, f"{beyond} eigenvalues > {hi:.3g} not shown", transform=ax.transAxes,
+                ha="right", va="top", fontsize=8)  # fmt: skip
     ax.grid(False)
     ax.set_xlabel(r"eigenvalue $\lambda$ of $W_t^\top W_t$")
     ax.set_ylabel("density")

@@ -53,6 +53,7 @@ def draw(
     bins: Optional[int] = None,
     layer: Optional[str] = None,
     name: str = NAME,
+    scales: Sequence[str] = _cells.SCALES,
 ) -> pd.DataFrame:
     """One row of two panels (linear, log-log) per :func:`picks` entry: the ESD of
     W_t^T W_t of ``layer`` (default: the sweep's first, named in the title when there are
@@ -63,16 +64,16 @@ def draw(
     if tables.esd is None:
         raise ValueError(f"{NAME}: the sweep has no eigenvalues (esd.parquet)")
     layer = choose_layer(tables, layer)
-    data = _cells.esd_rows(tables, picks(tables, steps, layer), _cells.SCALES, bins, layer)
+    data = _cells.esd_rows(tables, picks(tables, steps, layer), scales, bins, layer)
     panels = data[["series", "run_dir", "step"]].drop_duplicates().reset_index(drop=True)
     with style.style():
-        fig, axes = style.new_figure(len(panels), len(_cells.SCALES), 4.2, 3.0)
+        fig, axes = style.new_figure(len(panels), len(scales), 4.2, 3.0)
         for i, p in panels.iterrows():
             cell = data[(data["run_dir"] == p["run_dir"]) & (data["step"] == p["step"])]
-            for j, scale in enumerate(_cells.SCALES):
+            for j, scale in enumerate(scales):
                 _cells.draw_cell(axes[i, j], cell[cell["scale"] == scale], scale)
                 head = f"{p['series']}: " if p["series"] else ""
-                axes[i, j].set_title(f"{head}$t={int(p['step'])}$, {'log-log' if scale == 'log' else 'linear'}")
+                axes[i, j].set_title(f"{head}$t={int(p['step'])}$, {_cells.SCALE_NAMES[scale]}")
         _cells.legend(fig, axes)
         style.suptitle(fig, tables, _cells.title(tables, layer))
         style.save(fig, data, out_dir, name)
