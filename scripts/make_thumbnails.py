@@ -23,7 +23,8 @@ from htsweep.figures import experiment_figures, experiment_names
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "scripts" / "thumbnails"
-SHRINK = {name: {"seed": "1", "lr": "0.01,1,2000"} for name in ("fig3", "fig5", "fig30", "fig32")}
+SHRINK = {name: {"seed": "1", "lr": "0.01,1,2000"} for name in ("fig3", "fig5", "fig30", "fig32", "fig19", "fig20", "fig22", "fig23")}
+SHRINK["fig7"] = {"seed": "1"}
 WIDTH_PX = 520
 
 
