@@ -64,10 +64,11 @@ class Kind:
     draw: Callable[..., pd.DataFrame]
     applies: Callable[[SweepTables], Optional[str]]
     doc: str
+    auto: bool = True  # False: drawn only when listed (an experiment's figures, --figure, all)
 
 
 FIGURES: Dict[str, Kind] = {
-    m.NAME: Kind(m.NAME, m.draw, m.applies, m.DOC) for m in (_lr_sweep, _esd, _esd_truncated, _esd_grid, _loss_curves, _update_norms, _spike_track)
+    m.NAME: Kind(m.NAME, m.draw, m.applies, m.DOC, getattr(m, "AUTO", True)) for m in (_lr_sweep, _esd, _esd_truncated, _esd_grid, _loss_curves, _update_norms, _spike_track)
 }
 KINDS = tuple(FIGURES)
 
@@ -165,7 +166,8 @@ def listed_figures(tables: SweepTables) -> Optional[Tuple[List[str], str]]:
 
 def choose(tables: SweepTables) -> Tuple[List[str], Dict[str, str]]:
     """The kinds to draw when none is named: those of :func:`listed_figures` that fit, else
-    (none listed, or none of them fits) every kind that fits (:func:`applicable`).  Returns
+    (none listed, or none of them fits) every kind that fits (:func:`applicable`) except the
+    on-request ones (``AUTO = False`` in their module: esd_truncated, spike_track).  Returns
     (kinds, {kind not drawn: why})."""
     fits, skipped = applicable(tables)
     listed = listed_figures(tables)
@@ -175,7 +177,9 @@ def choose(tables: SweepTables) -> Tuple[List[str], Dict[str, str]]:
         if wanted:
             others = {k: f"not part of {source} (draw it with --figure {k})" for k in fits if k not in wanted}
             return wanted, {**skipped, **others}
-    return fits, skipped
+    auto = [k for k in fits if FIGURES[k].auto]
+    on_request = {k: f"drawn on request (--figure {k}, or an experiment listing it)" for k in fits if not FIGURES[k].auto}
+    return auto, {**skipped, **on_request}
 
 
 # --------------------------------------------------------------------------------------------

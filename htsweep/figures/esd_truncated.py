@@ -14,6 +14,8 @@ from htsweep.figures import esd
 from htsweep.sweep.tables import SweepTables
 
 NAME = "esd_truncated"
+# Another view of the `esd` panels: drawn when asked for, not whenever `esd` fits.
+AUTO = False
 DOC = "Fig. 7: ESD panels, linear, truncated linear and log-log"
 SCALES = ("linear", "truncated", "log")
 

@@ -19,6 +19,8 @@ from htsweep.spectral.phases import ESDPhase, PhaseThresholds
 from htsweep.sweep.tables import SweepTables
 
 NAME = "spike_track"
+# Drawn when asked for (fig27, --figure spike_track), not for every sweep with eigenvalues.
+AUTO = False
 DOC = "Fig. 27: top eigenvalues and spike gap vs step"
 TOP_K = 5
 MAX_ROWS = 8
