@@ -79,7 +79,7 @@ def _draw_row(ax_top, ax_gap, d: pd.DataFrame, th: PhaseThresholds) -> None:
     ax_top.set_ylabel(r"top eigenvalues of $W_t^\top W_t$")
     ax_top.legend(fontsize=7)
     ax_gap.plot(steps["step"], steps["esd_spike_gap"], color="0.4", lw=1)
-    for phase, g in steps.groupby("esd_phase"):
+    for phase, g in steps.assign(esd_phase=steps["esd_phase"].fillna("").replace("", "unlabelled")).groupby("esd_phase"):
         ax_gap.scatter(g["step"], g["esd_spike_gap"], color=PHASE_COLORS.get(phase, "0.2"), label=phase, zorder=3, s=22)
     ax_gap.axhline(th.spike_ratio, color="0.5", ls=":", lw=1)
     ax_gap.axhline(th.dominant_gap, color="0.5", ls="--", lw=1)
