@@ -27,6 +27,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -35,6 +36,7 @@ from htsweep.config import CONF_DIR, task_node, to_spec
 from htsweep.device import resolve_device
 from htsweep.errors import ConfigError
 from htsweep.job import run_and_record
+from htsweep.records.summary import run_summary
 from htsweep.sweep.expand import expand_jobs, sweep_arguments
 
 log = logging.getLogger("htsweep")
@@ -146,6 +148,7 @@ def _record_smoke(node: DictConfig, out_dir: Path) -> None:
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def hydra_main(cfg: DictConfig) -> None:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
+    single = HydraConfig.get().mode == RunMode.RUN  # a single run ends with its summary
     try:
         node = task_node(cfg)
         spec = to_spec(node)  # a ConfigError comes before any write
@@ -157,6 +160,12 @@ def hydra_main(cfg: DictConfig) -> None:
         if _only_hydra_files(out_dir):
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
+    except BaseException:
+        if single and (out_dir / records.RUN_FILE).exists():
+            print(run_summary(out_dir), file=sys.stderr)
+        raise
+    if single:
+        print(run_summary(out_dir), file=sys.stderr)
 
 
 def _first_line(text: str) -> str:

@@ -97,6 +97,17 @@ def test_smoke_is_recorded_truthfully(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_single_run_ends_with_its_summary_and_a_sweep_does_not(tmp_path):
+    run = tmp_path / "run"
+    proc = _cli("steps=2", *TINY, f"hydra.run.dir={run}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    tail = proc.stderr.rstrip().splitlines()[-5:]  # head, table header, step 0, step 2, command
+    assert tail[0].startswith("htsweep: completed (2/2 steps") and tail[0].endswith(str(run))
+    assert [row.split()[0] for row in tail[1:4]] == ["step", "0", "2"] and tail[4].startswith("  figures: ")
+    proc = _cli("-m", "lr=0.1,1", "steps=1", *TINY, f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    assert proc.returncode == 0 and "htsweep: completed" not in proc.stderr, proc.stderr
+
+
 def test_cli_multirun_writes_four_complete_runs(tmp_path):
     sweep = tmp_path / "sweep"
     proc = _cli("-m", "optimizer=gd,adam", "lr=0.1,1", "steps=2", *TINY, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
