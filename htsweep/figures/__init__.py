@@ -11,6 +11,7 @@ Each kind is one module exporting ``draw(tables, out_dir, **kw) -> DataFrame`` (
 * ``loss_curves``  Fig. 28: train / test loss against step (:mod:`.loss_curves`).
 * ``update_norms`` Fig. 8: first-update norms against sqrt(h d) (:mod:`.update_norms`).
 * ``spike_track``  Fig. 27: top eigenvalues and the spike gap against step (:mod:`.spike_track`).
+* ``esd_diagnostics`` WeightWatcher's five layer plots per run and step (:mod:`.esd_diagnostics`).
 
 Each kind's ``draw`` is also this package's attribute of the kind's name
 (``htsweep.figures.lr_sweep(tables, out_dir)``); import a kind's module by its path
@@ -34,6 +35,7 @@ import yaml
 
 import htsweep
 from htsweep.figures import esd as _esd
+from htsweep.figures import esd_diagnostics as _esd_diagnostics
 from htsweep.figures import esd_grid as _esd_grid
 from htsweep.figures import esd_truncated as _esd_truncated
 from htsweep.figures import loss_curves as _loss_curves
@@ -68,7 +70,7 @@ class Kind:
 
 
 FIGURES: Dict[str, Kind] = {
-    m.NAME: Kind(m.NAME, m.draw, m.applies, m.DOC, getattr(m, "AUTO", True)) for m in (_lr_sweep, _esd, _esd_truncated, _esd_grid, _loss_curves, _update_norms, _spike_track)
+    m.NAME: Kind(m.NAME, m.draw, m.applies, m.DOC, getattr(m, "AUTO", True)) for m in (_lr_sweep, _esd, _esd_truncated, _esd_grid, _loss_curves, _update_norms, _spike_track, _esd_diagnostics)
 }
 KINDS = tuple(FIGURES)
 
@@ -77,6 +79,7 @@ esd = _esd.draw
 esd_grid = _esd_grid.draw
 esd_truncated = _esd_truncated.draw
 spike_track = _spike_track.draw
+esd_diagnostics = _esd_diagnostics.draw
 loss_curves = _loss_curves.draw
 update_norms = _update_norms.draw
 

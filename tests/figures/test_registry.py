@@ -94,7 +94,7 @@ def test_draw_all_with_all_draws_every_kind_that_fits(tmp_path: Path) -> None:
     sweep = tmp_path / "sw"
     grid_sweep(sweep, {"lr": [0.01, 0.1]}, [1], 2, base={"figures": ["esd"]})
     drawn = figs.draw_all(tables_of(sweep), ["all"], tmp_path / "out")
-    assert list(drawn.figures) == ["lr_sweep", "esd", "esd_truncated", "esd_grid", "spike_track"] and not drawn.errors
+    assert list(drawn.figures) == ["lr_sweep", "esd", "esd_truncated", "esd_grid", "spike_track", "esd_diagnostics"] and not drawn.errors
     assert {p.name for p in drawn.written} == {f"{k}.{e}" for k in drawn.figures for e in ("png", "pdf", "csv")}
     with pytest.raises(figs.FigureNameError):
         figs.draw("nope", tables_of(sweep), tmp_path / "out")
