@@ -170,7 +170,8 @@ def listed_figures(tables: SweepTables) -> Optional[Tuple[List[str], str]]:
 def choose(tables: SweepTables) -> Tuple[List[str], Dict[str, str]]:
     """The kinds to draw when none is named: those of :func:`listed_figures` that fit, else
     (none listed, or none of them fits) every kind that fits (:func:`applicable`) except the
-    on-request ones (``AUTO = False`` in their module: esd_truncated, spike_track).  Returns
+    on-request ones (``AUTO = False`` in their module: esd_truncated, spike_track,
+    esd_diagnostics).  Returns
     (kinds, {kind not drawn: why})."""
     fits, skipped = applicable(tables)
     listed = listed_figures(tables)

@@ -10,7 +10,7 @@ initial entry variance as the records give them (``matrix_rows``, ``matrix_cols`
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -133,18 +133,32 @@ def _pick_rows(
     return out
 
 
-def esd_rows(
-    tables: SweepTables, picks: Sequence[Pick], scales: Sequence[str], bins: Optional[int], layer: Optional[str]
-) -> pd.DataFrame:
-    """Histogram rows for each (series, run_dir, step) pick of ``layer``: the step-0 ESD and
-    the step-t ESD on common bin edges per (pick, scale), with that step's :data:`PROBE_VALUES`
-    and a ``layer`` column."""
+Eigs = Dict[Tuple[str, int], np.ndarray]  # (run_dir, step) -> eigenvalues of one layer
+
+
+def load_eigs(tables: SweepTables, picks: Sequence[Pick], layer: Optional[str]) -> Eigs:
+    """The eigenvalues of ``layer`` at each pick's step and at step 0, one read of esd.parquet."""
     if tables.esd is None:
         raise ValueError("ESD figure: the sweep has no eigenvalues (esd.parquet)")
     run_dirs = sorted({p[1] for p in picks})
     steps = sorted({0} | {p[2] for p in picks})
     eigs = tables.esd.load(run_dirs, steps, None if layer is None else [layer])
-    groups = {k: g["eigenvalue"].to_numpy(float) for k, g in eigs.groupby(["run_dir", "step"])}
+    return {k: g["eigenvalue"].to_numpy(float) for k, g in eigs.groupby(["run_dir", "step"])}
+
+
+def esd_rows(
+    tables: SweepTables,
+    picks: Sequence[Pick],
+    scales: Sequence[str],
+    bins: Optional[int],
+    layer: Optional[str],
+    groups: Optional[Eigs] = None,
+) -> pd.DataFrame:
+    """Histogram rows for each (series, run_dir, step) pick of ``layer``: the step-0 ESD and
+    the step-t ESD on common bin edges per (pick, scale), with that step's :data:`PROBE_VALUES`
+    and a ``layer`` column.  ``groups``: eigenvalues already read by :func:`load_eigs`."""
+    if groups is None:
+        groups = load_eigs(tables, picks, layer)
     probes = layer_summary(tables, layer)
     out: List[pd.DataFrame] = []
     for pick in picks:

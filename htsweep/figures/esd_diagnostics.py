@@ -35,10 +35,9 @@ def applies(tables: SweepTables) -> Optional[str]:
     return None if n <= MAX_ROWS else f"{n} grid points (> {MAX_ROWS} rows)"
 
 
-def scan_rows(tables: SweepTables, chosen: Sequence[_cells.Pick], layer: Optional[str]) -> pd.DataFrame:
-    """One row per (pick, candidate xmin): series, run_dir, step, xmin, alpha, D, chosen."""
-    eigs = tables.esd.load(sorted({p[1] for p in chosen}), sorted({p[2] for p in chosen}), None if layer is None else [layer])
-    groups = {k: g["eigenvalue"].to_numpy(float) for k, g in eigs.groupby(["run_dir", "step"])}
+def scan_rows(groups: _cells.Eigs, chosen: Sequence[_cells.Pick]) -> pd.DataFrame:
+    """One row per (pick, candidate xmin): series, run_dir, step, xmin, alpha, D, chosen;
+    ``groups`` from :func:`htsweep.figures._cells.load_eigs`."""
     parts: List[pd.DataFrame] = []
     for series, run_dir, step in chosen:
         e = groups.get((run_dir, step))
@@ -102,12 +101,11 @@ def draw(
     reps = _cells.representative_runs(tables)
     chosen = picks(tables, steps, layer)
     if steps is None:  # one step per grid point: its last probed one
-        last = {}
-        for p in chosen:
-            last[p[1]] = p if p[2] >= last.get(p[1], p)[2] else last[p[1]]
+        last = {p[1]: p for p in sorted(chosen, key=lambda p: p[2])}
         chosen = [last[r] for r in reps["run_dir"] if r in last]
-    hist = _cells.esd_rows(tables, chosen, ("log", "linear"), None, layer)
-    scan = scan_rows(tables, chosen, layer)
+    groups = _cells.load_eigs(tables, chosen, layer)
+    hist = _cells.esd_rows(tables, chosen, ("log", "linear"), None, layer, groups)
+    scan = scan_rows(groups, chosen)
     with style.style():
         fig, axes = style.new_figure(len(chosen), 5, 3.6, 3.0)
         for i, (series, run_dir, step) in enumerate(chosen):

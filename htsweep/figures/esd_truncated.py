@@ -5,10 +5,8 @@ panels and their data are those of :mod:`htsweep.figures.esd` with one more scal
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Optional, Sequence
-
-import pandas as pd
+import functools
+from typing import Optional
 
 from htsweep.figures import esd
 from htsweep.sweep.tables import SweepTables
@@ -24,13 +22,6 @@ def applies(tables: SweepTables) -> Optional[str]:
     return esd.applies(tables)
 
 
-def draw(
-    tables: SweepTables,
-    out_dir: Path,
-    *,
-    steps: Optional[Sequence[int]] = None,
-    bins: Optional[int] = None,
-    layer: Optional[str] = None,
-) -> pd.DataFrame:
-    """:func:`htsweep.figures.esd.draw` with the columns linear, truncated, log-log."""
-    return esd.draw(tables, out_dir, steps=steps, bins=bins, layer=layer, name=NAME, scales=SCALES)
+# htsweep.figures.esd.draw (same keywords: steps, bins, layer) with the columns linear,
+# truncated, log-log.
+draw = functools.partial(esd.draw, name=NAME, scales=SCALES)
