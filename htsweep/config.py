@@ -58,10 +58,13 @@ class FeatureScale(Enum):
 
     ``paper``: the same pre-activation as training, W x / sqrt(d) (eq. 6-7).
     ``paper_code``: W x / d, what the paper's public code computes (a forward hook keeps the
-    hidden pre-activation, which is then divided by sqrt(d) a second time)."""
+    hidden pre-activation, which is then divided by sqrt(d) a second time).
+    ``both``: the paper's scaling in the plain columns and the code's in the same columns with a
+    ``_paper_code`` suffix, from one training run (two readout fits per probe step)."""
 
     paper = "paper"
     paper_code = "paper_code"
+    both = "both"
 
 
 class OverlapMode(Enum):
@@ -114,7 +117,9 @@ class ProbeConfig:
 
     Probes run at step 0, at every ``every``-th step and at the last step; when ``at`` is a list
     of steps, at step 0, at those steps and at the last step instead.  ``readout`` / ``spectrum``
-    switch the readout and spectral probes off (their columns are NaN; run.json says so)."""
+    switch the readout and spectral probes off (their columns are NaN; run.json says so).
+    ``randomize`` / ``delta_esd`` switch on the shuffled-W and W_t - W_0 controls (off: their
+    columns are absent and run.json names them skipped)."""
 
     every: int = 1
     at: Optional[List[int]] = None
@@ -125,6 +130,8 @@ class ProbeConfig:
     overlaps: OverlapMode = OverlapMode.summary
     overlap_k: int = 10
     tail_comparison: bool = False
+    randomize: bool = False  # the ESD of an element-shuffled W (htsweep.probes.randomize)
+    delta_esd: bool = False  # the ESD of W_t - W_0 (htsweep.probes.delta_esd)
     phase: PhaseThresholds = field(default_factory=PhaseThresholds)
 
     def __post_init__(self) -> None:

@@ -12,6 +12,7 @@ Each kind is one module exporting ``draw(tables, out_dir, **kw) -> DataFrame`` (
 * ``update_norms`` Fig. 8: first-update norms against sqrt(h d) (:mod:`.update_norms`).
 * ``spike_track``  Fig. 27: top eigenvalues and the spike gap against step (:mod:`.spike_track`).
 * ``esd_diagnostics`` WeightWatcher's five layer plots per run and step (:mod:`.esd_diagnostics`).
+* ``scale_compare`` the published code's readout scaling vs the equations (:mod:`.scale_compare`).
 
 Each kind's ``draw`` is also this package's attribute of the kind's name
 (``htsweep.figures.lr_sweep(tables, out_dir)``); import a kind's module by its path
@@ -40,6 +41,7 @@ from htsweep.figures import esd_grid as _esd_grid
 from htsweep.figures import esd_truncated as _esd_truncated
 from htsweep.figures import loss_curves as _loss_curves
 from htsweep.figures import lr_sweep as _lr_sweep
+from htsweep.figures import scale_compare as _scale_compare
 from htsweep.figures import spike_track as _spike_track
 from htsweep.figures import update_norms as _update_norms
 from htsweep.figures._cells import histogram, powerlaw_density, representative_runs
@@ -70,7 +72,7 @@ class Kind:
 
 
 FIGURES: Dict[str, Kind] = {
-    m.NAME: Kind(m.NAME, m.draw, m.applies, m.DOC, getattr(m, "AUTO", True)) for m in (_lr_sweep, _esd, _esd_truncated, _esd_grid, _loss_curves, _update_norms, _spike_track, _esd_diagnostics)
+    m.NAME: Kind(m.NAME, m.draw, m.applies, m.DOC, getattr(m, "AUTO", True)) for m in (_lr_sweep, _esd, _esd_truncated, _esd_grid, _loss_curves, _update_norms, _spike_track, _esd_diagnostics, _scale_compare)
 }
 KINDS = tuple(FIGURES)
 
@@ -82,6 +84,7 @@ spike_track = _spike_track.draw
 esd_diagnostics = _esd_diagnostics.draw
 loss_curves = _loss_curves.draw
 update_norms = _update_norms.draw
+scale_compare = _scale_compare.draw
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,6 +263,7 @@ __all__ = [
     "resolve_name",
     "resolve_names",
     "save",
+    "scale_compare",
     "series_label",
     "update_norms",
 ]

@@ -28,8 +28,16 @@ SCALES = ("linear", "log")
 # "truncated": linear bins up to the TRUNCATE_QUANTILE of the step's ESD (at least the largest
 # eigenvalue of W_0), so a few outliers far out do not squeeze the bulk into the first bin (the
 # paper's Fig. 7, middle column); the eigenvalues beyond are counted, not drawn.
-SCALE_NAMES = {"linear": "linear", "log": "log-log", "truncated": "truncated"}
+SCALE_NAMES = {"linear": "linear", "log": "log-log", "truncated": "truncated", "bulk": "bulk"}
 TRUNCATE_QUANTILE = 0.98
+# "bulk": linear bins up to BULK_MARGIN x the largest of the fitted MP bulk's own largest
+# eigenvalue (`mp_fit_bulk_max`), its edge (`mp_fit_lambda_plus`) and W_0's largest eigenvalue:
+# the bulk and its edge, clipped below the outliers.  The `esd` figure's linear panels get it
+# as an inset when the outliers squeeze the bulk: when it ends below INSET_BELOW of the linear
+# panel's range.
+BULK_MARGIN = 1.05
+INSET_BELOW = 0.5
+INSET_BOUNDS = (0.40, 0.22, 0.56, 0.48)  # inset position in the panel's axes fraction
 MP_LABEL = "MP law of $W_0$"
 # Per-panel values copied from the summary row of the step shown.
 PROBE_VALUES = (
@@ -40,6 +48,8 @@ PROBE_VALUES = (
     "matrix_rows",
     "matrix_cols",
     "mp_sigma2",
+    "mp_fit_bulk_max",
+    "mp_fit_lambda_plus",
 )
 _C_INITIAL = "0.55"  # grey: the ESD of W_0
 _C_MP = "tab:red"  # the Marchenko-Pastur law (the paper's "red bulk")
@@ -62,6 +72,19 @@ def histogram(values: np.ndarray, edges: np.ndarray) -> Tuple[np.ndarray, np.nda
     of ``values`` inside the edges."""
     counts, _ = np.histogram(values, bins=edges)
     return counts, counts / (max(len(values), 1) * np.diff(edges))
+
+
+def bulk_upper(current: np.ndarray, initial: Optional[np.ndarray], probe: pd.Series) -> float:
+    """The upper end of the "bulk" view (:data:`BULK_MARGIN` x the largest of the fitted
+    bulk's largest eigenvalue and edge and of W_0's largest eigenvalue); records without the
+    fitted bulk fall back to the "truncated" quantile."""
+    fitted = [probe.get(c, np.nan) for c in ("mp_fit_bulk_max", "mp_fit_lambda_plus")]
+    fitted = [float(v) for v in fitted if v is not None and np.isfinite(v)]
+    if not fitted:
+        fitted = [float(np.quantile(current, TRUNCATE_QUANTILE, method="lower"))]
+    if initial is not None:
+        fitted.append(float(initial.max()))
+    return BULK_MARGIN * max(fitted)
 
 
 def bin_edges(values: np.ndarray, scale: str, bins: int, upper: Optional[float] = None) -> np.ndarray:
@@ -120,8 +143,10 @@ def _pick_rows(
     for scale in scales:
         upper = None
         if scale == "truncated":
-            upper = float(np.quantile(current, TRUNCATE_QUANTILE))
+            upper = float(np.quantile(current, TRUNCATE_QUANTILE, method="lower"))  # an eigenvalue, not an interpolation into a spike
             upper = max(upper, float(initial.max())) if initial is not None else upper
+        elif scale == "bulk":
+            upper = bulk_upper(current, initial, probe)
         edges = bin_edges(both, scale, bins or n_bins(len(current)), upper)
         for of_step, vals in shown:
             counts, dens = histogram(vals, edges)
@@ -237,6 +262,52 @@ def draw_cell(ax: Axes, cell: pd.DataFrame, scale: str) -> None:
     ax.grid(False)
     ax.set_xlabel(r"eigenvalue $\lambda$ of $W_t^\top W_t$")
     ax.set_ylabel("density")
+
+
+def squeezed(linear: pd.DataFrame, truncated: pd.DataFrame) -> bool:
+    """Whether the linear view of a cell hides its bulk: the "bulk" view ends below
+    :data:`INSET_BELOW` of the linear range."""
+    if linear.empty or truncated.empty:
+        return False
+    return float(truncated["bin_hi"].max()) < INSET_BELOW * float(linear["bin_hi"].max())
+
+
+def draw_truncated_inset(ax: Axes, truncated: pd.DataFrame) -> Axes:
+    """The "bulk" view of a cell (:func:`bulk_upper`) as an inset of its linear panel: both
+    histograms, the MP law of W_0 and its edge, and the count of eigenvalues beyond the inset's
+    range.  Unlabelled artists, so the figure legend is unchanged."""
+    inset = ax.inset_axes(INSET_BOUNDS)
+    step = int(truncated["step"].iloc[0])
+    for which in (0, step):
+        d = truncated[truncated["esd_of_step"] == which]
+        if d.empty:
+            continue
+        edges = np.append(d["bin_lo"].to_numpy(), d["bin_hi"].to_numpy()[-1])
+        color, alpha = (_C_INITIAL, 0.45) if which == 0 and step != 0 else (_C_STEP, 0.35)
+        inset.stairs(d["density"].to_numpy(), edges, fill=True, color=color, alpha=alpha, lw=0)
+    hi = float(truncated["bin_hi"].max())
+    r = truncated.iloc[0]
+    law = mp_law(r)
+    if law is not None:
+        x = np.linspace(0.0, hi, 300)
+        mp = law.density(x).numpy()
+        inset.plot(x, np.where(mp > 0, mp, np.nan), color=_C_MP, lw=1.0)
+    if np.isfinite(r["mp_lambda_plus"]) and r["mp_lambda_plus"] <= hi:
+        inset.axvline(r["mp_lambda_plus"], color=_C_MP, ls=":", lw=1.0)
+    # the y range follows the step-t histogram: a bulk that moved away from W_0's stays visible
+    # (W_0's grey histogram is clipped instead)
+    dens = truncated.loc[truncated["esd_of_step"] == step, "density"].to_numpy(float)
+    dens = dens[np.isfinite(dens) & (dens > 0)]
+    if dens.size:
+        inset.set_ylim(0.0, dens.max() * 1.15)
+    inset.set_xlim(0.0, hi)
+    shown = truncated[truncated["esd_of_step"] == step]
+    beyond = int(shown["n_eigs"].iloc[0] - shown["count"].sum()) if len(shown) else 0
+    inset.set_title(rf"bulk ($\lambda \leq$ {hi:.3g}; {beyond} beyond)", fontsize=7, pad=2)
+    inset.tick_params(labelsize=6, length=2, pad=1)
+    inset.tick_params(axis="y", labelleft=False)  # the same density axis as the panel's; no clutter
+    inset.grid(False)
+    return inset
 
 
 def legend(fig: Figure, axes: np.ndarray) -> None:

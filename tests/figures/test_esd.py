@@ -28,8 +28,8 @@ def test_esd_panels_of_one_grid_point_show_every_step_of_the_lowest_seed(tmp_pat
     assert_written(out, "esd", data)
     assert set(data["run_dir"]) == {"1"}  # job 1 is seed 2, the lowest seed
     assert sorted(data["step"].unique()) == [1, 2]
-    assert set(data["scale"]) == {"linear", "log"} and set(data["layer"]) == {"W"}
-    for (step, of, scale), g in data.groupby(["step", "esd_of_step", "scale"]):
+    assert set(data["scale"]) == {"linear", "log", "bulk"} and set(data["layer"]) == {"W"}
+    for (step, of, scale), g in data[data["scale"] != "bulk"].groupby(["step", "esd_of_step", "scale"]):
         assert of in (0, step)
         assert g["count"].sum() == D and (g["n_eigs"] == D).all()
         assert integral(g) == pytest.approx(1.0)  # a density over all D eigenvalues
@@ -123,3 +123,29 @@ def test_histogram_density_integrates_to_the_fraction_inside() -> None:
     counts, dens = figs.histogram(values, np.array([0.0, 1.0, 2.0, 3.0]))
     assert list(counts) == [1, 2, 1]
     assert float(np.sum(dens * 1.0)) == pytest.approx(4 / 5)
+
+
+def test_a_spike_far_out_gives_the_linear_panel_a_truncated_inset(tmp_path: Path, monkeypatch) -> None:
+    """lr 100: a spike at ~1e4 squeezes the bulk (edge ~ 60) into the first bin: the linear
+    panel gets an inset whose bins end at 1.05 x the largest of the recorded fitted bulk's
+    largest eigenvalue and edge and W_0's largest eigenvalue, and count the eigenvalues beyond;
+    lr 0.01 adds no outlier: no inset."""
+    fitted = {"mp_fit_bulk_max": 60.0, "mp_fit_lambda_plus": 70.0}
+    sweep = tmp_path / "sw"
+    grid_sweep(sweep, {"lr": [0.01, 100.0]}, [1], 2, lambda p, s, t: fitted)
+    kept = keep_figures(monkeypatch)
+    data = figs.esd(tables_of(sweep), tmp_path / "figs")
+    [fig] = kept
+    main_axes = [ax for ax in fig.axes if ax.get_title() and "$t=" in ax.get_title()]
+    insets = [child for ax in fig.axes for child in ax.child_axes if child.get_title().startswith("bulk")]
+    assert len(main_axes) == 4 and len(insets) == 1
+    trunc = data[(data["scale"] == "bulk") & (data["esd_of_step"] == 2)]
+    for lr, g in trunc.groupby(data["run_dir"]):
+        eigs = fake_eigs(2, 1, {"0": 0.01, "1": 100.0}[lr])
+        initial = fake_eigs(0, 1)
+        upper = 1.05 * max(60.0, 70.0, initial.max())
+        assert g["bin_hi"].max() == pytest.approx(upper, rel=1e-6)
+        assert g["count"].sum() == int((eigs <= g["bin_hi"].max()).sum())
+    assert insets[0].get_title().endswith("1 beyond)")  # the spike
+    # the inset draws no labelled artist: the figure legend is the one without insets
+    assert all(not line.get_label() or line.get_label().startswith("_") for line in insets[0].get_lines())

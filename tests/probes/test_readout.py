@@ -42,7 +42,19 @@ def test_paper_code_scale_divides_the_preactivation_by_sqrt_d_again():
     view_b = ProbeView(step=0, params=b.initial.params, update=None, setup=b.setup)
     pa, pb = ReadoutProbe(a.setup)(view_a).step_values, ReadoutProbe(b.setup)(view_b).step_values
     assert pa["train_loss"] != pb["train_loss"]
-    assert ReadoutProbe(b.setup).scale == 1 / math.sqrt(60)
+    assert ReadoutProbe(b.setup).scales == {"": 1 / math.sqrt(60)}
+
+
+def test_both_scales_equal_the_two_single_scale_runs_from_one_probe():
+    a, b = _built(), _built("probe.feature_scale=paper_code")
+    both = _built("probe.feature_scale=both")
+    views = [ProbeView(step=0, params=x.initial.params, update=None, setup=x.setup) for x in (a, b, both)]
+    pa, pb, pboth = (ReadoutProbe(x.setup)(v).step_values for x, v in zip((a, b, both), views))
+    assert set(pboth) == {"train_loss", "test_loss", "kta", "train_loss_paper_code", "test_loss_paper_code", "kta_paper_code"}
+    for key in ("train_loss", "test_loss", "kta"):
+        assert pboth[key] == pa[key]
+        assert pboth[f"{key}_paper_code"] == pb[key]
+    assert pa["kta"] != pb["kta"]
 
 
 def test_disabled_readout_is_skipped_and_says_why():
