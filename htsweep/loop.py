@@ -154,7 +154,7 @@ def build_run(spec: Config, dev: torch.device, dtype: torch.dtype) -> Run:
         perturbation=make_perturbation(spec.noise, model, spec.seed),
         base_lr=spec.lr,
     )
-    setup = ProbeSetup(probe=spec.probe, readout=spec.readout, model=model, data=data, params0=params0)
+    setup = ProbeSetup(probe=spec.probe, readout=spec.readout, model=model, data=data, params0=params0, seed=spec.seed)
     params = {k: v.clone() for k, v in params0.items()}
     initial = TrainState(params=params, opt_state=optimizer.init(params, model.trained))
     return Run(spec, data, dynamics, build_probes(setup), setup, initial)

@@ -10,6 +10,9 @@ dimensions, hidden width h, training dtype of b bytes (spectra and solves in flo
 * parameters and state: W, W_0, Adam's two moments, the update, the gradient and a checkpoint
   copy (7 h d b), float64 copies of W_t - W_0 and M_{t-1} (2 h d 8), the float64 Grams and
   eigenvectors of the spectral probe (4 min(h, d)^2 8);
+* the opt-in controls, only when on: ``probe.randomize`` the permutation (h d int64), the
+  shuffled copy and its float64 copy (h d (b + 8)) and its Gram (min(h, d)^2 8);
+  ``probe.delta_esd`` the float64 W_t - W_0 and its Gram (h d 8 + min(h, d)^2 8);
 * allocator slack: the sum above times SLACK (freed float64 blocks stay in glibc's per-thread
   arenas: the same n = 8000 run peaked at 530-630 MiB alone and at 802 MiB inside the full
   test suite);
@@ -57,6 +60,13 @@ def estimate(spec) -> Optional[Estimate]:
         "readout": (n + nt) * h * b + 3 * h * h * 8,
         "state and spectra": 7 * h * d * b + 2 * h * d * 8 + 4 * min(h, d) ** 2 * 8,
     }
+    controls = 0
+    if spec.probe.randomize:
+        controls += h * d * (8 + b + 8) + min(h, d) ** 2 * 8
+    if spec.probe.delta_esd:
+        controls += h * d * 8 + min(h, d) ** 2 * 8
+    if controls:
+        parts["probe controls"] = controls
     return Estimate({k: SLACK * float(v) for k, v in parts.items()})
 
 

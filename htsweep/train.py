@@ -38,6 +38,7 @@ from htsweep.errors import ConfigError
 from htsweep.job import run_and_record
 from htsweep.records.summary import run_summary
 from htsweep.sweep.expand import expand_jobs, sweep_arguments
+from htsweep.sweep.progress import sweep_progress
 
 log = logging.getLogger("htsweep")
 
@@ -154,7 +155,8 @@ def hydra_main(cfg: DictConfig) -> None:
         spec = to_spec(node)  # a ConfigError comes before any write
         if spec.smoke:
             _record_smoke(node, out_dir)
-        run_and_record(node, out_dir)
+        with sweep_progress(spec.progress) as job:  # the sweep's line (basic launcher only)
+            job.skipped = run_and_record(node, out_dir) is None
     except ConfigError:
         # A point the pre-flight did not see: leave no directory behind for it.
         if _only_hydra_files(out_dir):

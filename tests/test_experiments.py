@@ -23,6 +23,8 @@ EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 SHRINK = {
     "fig3": {"seed": "1,2", "lr": "0.01,1,2000"},
     "fig5": {"seed": "1", "lr": "0.01,1,2000"},
+    "fig3_compare": {"seed": "1,2", "lr": "0.01,1,2000"},
+    "fig5_compare": {"seed": "1", "lr": "0.01,1,2000"},
     "fig30": {"seed": "1", "lr": "0.01,1,2000"},
     "fig32": {"seed": "1", "lr": "0.01,1,2000"},
     "fig19": {"seed": "1", "lr": "0.01,1,2000"},
@@ -34,7 +36,7 @@ SHRINK = {
 SINGLE_RUN = {"fig4", "fig27", "table5"}  # experiments of one run (no grid)
 # The columns each figure kind plots: its data must hold finite values of them.
 PLOTTED = {"lr_sweep": ("mean",), "loss_curves": ("mean",), "update_norms": ("mean",), "esd": ("density",),
-           "esd_grid": ("density",), "esd_truncated": ("density",), "spike_track": ("eigenvalue", "esd_spike_gap")}  # fmt: skip
+           "esd_grid": ("density",), "esd_truncated": ("density",), "spike_track": ("eigenvalue", "esd_spike_gap"), "scale_compare": ("mean",)}  # fmt: skip
 
 
 def test_every_experiment_names_its_figures_and_has_a_header():

@@ -19,7 +19,8 @@ def test_completed_run_writes_three_consistent_files(tmp_path):
     esd = pd.read_parquet(tmp_path / records.ESD_FILE)
     rec = RunRecord.from_json(json.loads((tmp_path / records.RUN_FILE).read_text()))
     assert rec.status is Status.completed and rec.steps_done == 2 and rec.probe_steps == [0, 1, 2]
-    assert rec.layers == ["W"] and rec.probes == ["readout", "spectrum", "update"] and rec.probes_skipped == {}
+    assert rec.layers == ["W"] and rec.probes == ["readout", "spectrum", "update"]
+    assert rec.probes_skipped == {"randomize": "disabled (probe.randomize=false)", "delta_esd": "disabled (probe.delta_esd=false)"}
     assert list(metrics["step"]) == [0, 1, 2] and set(metrics["layer"]) == {"W"}
     assert {"optimizer.name", "lr", "data.n", "seed", "model.h", "model.activation"} <= set(metrics.columns)
     assert "activation.name" not in metrics.columns and "optimizer.beta1" in metrics.columns
@@ -35,7 +36,8 @@ def test_completed_run_writes_three_consistent_files(tmp_path):
 def test_skipped_probes_are_named_in_the_record(tmp_path):
     run_and_record(small_node("steps=1", "probe.readout=false"), tmp_path)
     rec = json.loads((tmp_path / records.RUN_FILE).read_text())
-    assert rec["probes_skipped"] == {"readout": "disabled (probe.readout=false)"}
+    assert rec["probes_skipped"]["readout"] == "disabled (probe.readout=false)"
+    assert set(rec["probes_skipped"]) == {"readout", "randomize", "delta_esd"}  # and the opt-in controls
     assert pd.read_parquet(tmp_path / records.METRICS_FILE)["train_loss"].isna().all()
 
 

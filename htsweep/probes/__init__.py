@@ -1,7 +1,9 @@
 """Probes: one module per measurement, registered here in the order they run.
 
 ``readout`` (eq. 6-7), ``spectrum`` (the ESD of each analysed matrix and its relation to the
-last update) and ``update`` (norms of W_t - W_0 and of M_{t-1}).  To add a probe: write
+last update), ``update`` (norms of W_t - W_0 and of M_{t-1}) and two opt-in controls,
+``randomize`` (the ESD of an element-shuffled W, ``probe.randomize``) and ``delta_esd`` (the
+ESD of W_t - W_0, ``probe.delta_esd``).  To add a probe: write
 ``htsweep/probes/<name>.py`` with a class returning :class:`ProbeOutput` and a
 ``build(setup) -> Probe | Skipped`` that states when it does not apply; add it to
 :data:`PROBES`; document its columns in the README.
@@ -15,14 +17,16 @@ from typing import Any, Callable, Dict, List, Tuple
 
 from torch import Tensor
 
-from htsweep.probes import readout, spectrum, update
+from htsweep.probes import delta_esd, randomize, readout, spectrum, update
 from htsweep.records.schema import PROBE_COLUMNS
-from htsweep.probes.base import Built, Probe, ProbeOutput, ProbeSetup, ProbeView, Row, Skipped
+from htsweep.probes.base import ESD_CACHE, Built, Probe, ProbeOutput, ProbeSetup, ProbeView, Row, Skipped
 
 PROBES: Dict[str, Callable[[ProbeSetup], Built]] = {
     "readout": readout.build,
     "spectrum": spectrum.build,
     "update": update.build,
+    "randomize": randomize.build,
+    "delta_esd": delta_esd.build,
 }
 
 
@@ -53,7 +57,8 @@ def build_probes(setup: ProbeSetup) -> ProbeSet:
 @dataclass
 class Measurement:
     """All probes' results at one step: one row per layer (step-level values repeated on each),
-    the eigenvalues per layer and the full overlap matrices per layer."""
+    the eigenvalues per layer (and per derived ESD, "W:shuffled", "W:delta":
+    htsweep.records.schema.derived_layer) and the full overlap matrices per layer."""
 
     rows: List[Row]
     esd: Dict[str, Tensor]
@@ -79,6 +84,8 @@ def measure(probes: ProbeSet, view: ProbeView) -> Measurement:
         for layer, values in out.layer_values.items():
             per_layer.setdefault(layer, {}).update(values)
         esd.update(out.esd)
+        for layer, eigs in out.esd.items():  # later probes of this step reuse the ESD of W_t
+            view.cache.setdefault((ESD_CACHE, layer), eigs)
         overlaps.update(out.overlaps)
     blank = dict.fromkeys(PROBE_COLUMNS, math.nan)  # a column no probe computed is NaN
     rows = [{**blank, "step": view.step, "layer": layer, **step_values, **values} for layer, values in per_layer.items()]

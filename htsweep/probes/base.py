@@ -20,6 +20,10 @@ from htsweep.models.base import Model, Params
 
 Row = Dict[str, Any]
 
+# view.cache key (ESD_CACHE, layer) -> the eigenvalues of W_t^T W_t (CPU, float64, ascending)
+# that an earlier probe of this step recorded for esd.parquet (htsweep.probes.measure).
+ESD_CACHE = "esd"
+
 
 @dataclass(frozen=True)
 class ProbeSetup:
@@ -30,6 +34,7 @@ class ProbeSetup:
     model: Model
     data: Dataset  # on the run's device and dtype
     params0: Params  # the initial parameters, on the run's device and dtype
+    seed: Optional[int] = None  # the run's seed (``seed``), for probes that draw (randomize)
 
 
 @dataclass

@@ -106,6 +106,26 @@ ESD_SCHEMA = pa.schema(
         ("eigenvalue", pa.float64()),
     ]
 )
+# Derived ESDs (probe.randomize, probe.delta_esd) are esd.parquet rows whose ``layer`` is
+# "<layer>:<kind>": "W:shuffled" (an element-shuffled copy of W_t), "W:delta" (W_t - W_0).
+# They are never in run.json's ``layers`` nor in metrics.parquet's ``layer`` column (their
+# numbers are prefixed columns on the matrix's own row), so readers that select a layer by
+# name (the figures) skip them; a reader of every row filters with is_derived_layer.
+DERIVED_LAYER_SEP = ":"
+SHUFFLED_ESD = "shuffled"
+DELTA_ESD = "delta"
+
+
+def derived_layer(layer: str, kind: str) -> str:
+    """The esd.parquet layer name of ``layer``'s derived ESD ``kind`` ("W:shuffled")."""
+    return f"{layer}{DERIVED_LAYER_SEP}{kind}"
+
+
+def is_derived_layer(name: str) -> bool:
+    """Whether an esd.parquet ``layer`` value names a derived ESD, not an analysed matrix."""
+    return DERIVED_LAYER_SEP in str(name)
+
+
 # The full overlap matrices (probe.overlaps=full) hold squared cosines in [0, 1]: float16.
 OVERLAP_DTYPE = np.float16
 

@@ -60,4 +60,4 @@ def test_both_scales_equal_the_two_single_scale_runs_from_one_probe():
 def test_disabled_readout_is_skipped_and_says_why():
     probes = build_probes(_built("probe.readout=false").setup)
     assert "readout" not in probes.names
-    assert probes.skipped == {"readout": "disabled (probe.readout=false)"}
+    assert probes.skipped["readout"] == "disabled (probe.readout=false)"

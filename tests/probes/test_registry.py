@@ -12,10 +12,16 @@ from htsweep.records import PROBE_COLUMNS
 from tests.helpers import small_spec
 
 
+OPT_IN = {"randomize": "disabled (probe.randomize=false)", "delta_esd": "disabled (probe.delta_esd=false)"}
+
+
 def test_every_probe_runs_by_default_in_registry_order():
     built = build_run(small_spec(), torch.device("cpu"), torch.float64)
-    assert built.probes.names == list(PROBES) == ["readout", "spectrum", "update"]
-    assert built.probes.skipped == {}
+    assert list(PROBES) == ["readout", "spectrum", "update", "randomize", "delta_esd"]
+    assert built.probes.names == ["readout", "spectrum", "update"]
+    assert built.probes.skipped == OPT_IN  # the opt-in controls, off by default
+    both = build_run(small_spec("probe.randomize=true", "probe.delta_esd=true"), torch.device("cpu"), torch.float64)
+    assert both.probes.names == list(PROBES) and both.probes.skipped == {}
 
 
 def test_measure_merges_into_one_row_per_layer_with_every_probe_column():
@@ -32,4 +38,4 @@ def test_measure_merges_into_one_row_per_layer_with_every_probe_column():
 def test_all_switched_off_leaves_only_the_update_probe():
     built = build_run(small_spec("probe.readout=false", "probe.spectrum=false"), torch.device("cpu"), torch.float64)
     probes = build_probes(built.setup)
-    assert probes.names == ["update"] and set(probes.skipped) == {"readout", "spectrum"}
+    assert probes.names == ["update"] and set(probes.skipped) == {"readout", "spectrum", *OPT_IN}
