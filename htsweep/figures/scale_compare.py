@@ -11,8 +11,10 @@ grid points with ``lr_range[0] <= eta <= lr_range[1]`` (Sec. 5.2's "benign" rang
 0.01 <= eta <= 1), one marker per run, each grid point's mean labelled with its eta.  Sec. 5.2
 reads "a decrease in [PL_Alpha_Hill] (a heavier-tailed ESD) improves generalization" there: a
 positive rank correlation between PL_Alpha_Hill and the test loss.  The panel titles give
-Spearman's rho over the runs (scipy.stats.spearmanr) per series; the CSV has them as rows with
-``panel == "correlation"`` (rho, p_value, n_runs), next to the plotted points.
+Spearman's rho over the runs (scipy.stats.spearmanr) per series, each value centred on its
+seed's mean (a paired comparison of learning rates: a sweep's points of one seed share data and
+initial weights); the CSV has them as rows with ``panel == "correlation"`` (rho, p_value and
+the uncentred rho_raw, p_value_raw, n_runs), next to the plotted points.
 """
 
 from __future__ import annotations
@@ -83,25 +85,37 @@ def _final_run_rows(tables: SweepTables, layer: Optional[str], step: Optional[in
 
 def correlations(runs: pd.DataFrame, lr_range: Tuple[float, float]) -> pd.DataFrame:
     """Spearman's rho between PL_Alpha_Hill and the test loss over the runs with eta in
-    ``lr_range``, per series and scaling: columns panel, series, scaling, rho, p_value, n_runs."""
+    ``lr_range``, per series and scaling.  ``rho`` / ``p_value``: both values centred on their
+    seed's mean first (the points of one seed share data and initial weights, so this compares
+    learning rates within a seed and leaves out how hard each seed's data are); ``rho_raw`` /
+    ``p_value_raw``: uncentred.  Columns panel, series, scaling, rho, p_value, rho_raw,
+    p_value_raw, n_runs, lr_min, lr_max."""
     lo, hi = lr_range
     inside = runs[(runs["lr"] >= lo * (1 - 1e-9)) & (runs["lr"] <= hi * (1 + 1e-9))]
+    seed = ["seed"] if "seed" in inside.columns and inside["seed"].nunique() > 1 else []
     out = []
     for suffix, _ in SCALINGS.items():
         col = f"test_loss{suffix}"
         if col not in inside.columns:
             continue
         for s, ds in inside.groupby("series", sort=True):
-            ok = ds[[TAIL, col]].dropna()
-            ok = ok[np.isfinite(ok.to_numpy(float)).all(axis=1)]
-            if len(ok) >= 3 and ok[TAIL].nunique() > 1 and ok[col].nunique() > 1:
-                res = stats.spearmanr(ok[TAIL], ok[col])
-                rho, p = float(res.statistic), float(res.pvalue)
-            else:
-                rho = p = math.nan
+            ok = ds[[TAIL, col, *seed]].dropna()
+            ok = ok[np.isfinite(ok[[TAIL, col]].to_numpy(float)).all(axis=1)]
+            raw = _spearman(ok[TAIL], ok[col])
+            centred = ok[[TAIL, col]] - ok.groupby(seed)[[TAIL, col]].transform("mean") if seed else ok[[TAIL, col]]
+            rho = _spearman(centred[TAIL], centred[col])
             out.append({"panel": "correlation", "series": s, "scaling": suffix.lstrip("_") or "equations",
-                        "rho": rho, "p_value": p, "n_runs": len(ok), "lr_min": lo, "lr_max": hi})  # fmt: skip
+                        "rho": rho[0], "p_value": rho[1], "rho_raw": raw[0], "p_value_raw": raw[1],
+                        "n_runs": len(ok), "lr_min": lo, "lr_max": hi})  # fmt: skip
     return pd.DataFrame(out)
+
+
+def _spearman(x: pd.Series, y: pd.Series) -> Tuple[float, float]:
+    """(rho, p) of scipy.stats.spearmanr; NaN for fewer than 3 points or a constant input."""
+    if len(x) < 3 or x.nunique() < 2 or y.nunique() < 2:
+        return math.nan, math.nan
+    res = stats.spearmanr(x, y)
+    return float(res.statistic), float(res.pvalue)
 
 
 def _scatter(runs: pd.DataFrame, lr_range: Tuple[float, float]) -> pd.DataFrame:
@@ -167,7 +181,7 @@ def draw(
                                 xytext=(3, 3), textcoords="offset points", color=colors.get(s, "k"))  # fmt: skip
                 c = corr[(corr["series"] == s) & (corr["scaling"] == key)]
                 if len(c):
-                    notes.append(f"{s}: $\\rho$={c['rho'].iloc[0]:+.2f} (n={int(c['n_runs'].iloc[0])})")
+                    notes.append(f"{s}: seed-centred $\\rho$={c['rho'].iloc[0]:+.2f} (n={int(c['n_runs'].iloc[0])})")
             ax.set_title(title + ("\n" + "; ".join(notes) if notes else ""), fontsize=9)
             ax.set_xlabel(style.METRIC_LABELS[TAIL])
             ax.set_ylabel("test loss")

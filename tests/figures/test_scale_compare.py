@@ -20,11 +20,14 @@ LRS = [0.001, 0.01, 0.1, 1.0, 100.0]
 
 
 def _alpha(p: Dict[str, Any], seed: int) -> float:
-    return 2.0 + 0.1 * math.log10(p["lr"]) + 0.013 * seed * (1 if p["optimizer.name"] == "adam" else -1)
+    """Distinct slopes and curvatures per seed: no ties after centring on the seed's mean."""
+    sign = 1 if p.get("optimizer.name", "adam") == "adam" else -1
+    k = math.log10(p["lr"])
+    return 2.0 + (0.1 + 0.017 * seed) * k + 0.011 * seed * k * k + 0.013 * seed * sign
 
 
 def _value(p: Dict[str, Any], seed: int, t: int) -> Dict[str, float]:
-    a = _alpha(p, seed)
+    a = round(_alpha(p, seed), 3)  # the synthetic records keep 3 decimals
     return {
         "pl_alpha_hill": a,
         "test_loss": 0.5 + a + 0.001 * t,  # rises with alpha: the claim holds
@@ -53,10 +56,10 @@ def test_scale_compare_overlays_both_scalings_and_ranks_the_claim(tmp_path: Path
     # only the runs with 0.01 <= eta <= 1: 3 learning rates x 3 seeds per optimizer
     assert (corr["n_runs"] == 9).all()
     for series, opt in (("GD", "gd"), ("FB-Adam", "adam")):
-        alphas = [_alpha({"lr": lr, "optimizer.name": opt}, s) for lr in (0.01, 0.1, 1.0) for s in (1, 2, 3)]
+        alphas = [round(_alpha({"lr": lr, "optimizer.name": opt}, s), 3) for lr in (0.01, 0.1, 1.0) for s in (1, 2, 3)]
         eq = [0.5 + a + 0.002 for a in alphas]
-        expected = stats.spearmanr(alphas, eq).statistic
-        assert corr.loc[(series, "equations"), "rho"] == pytest.approx(expected)
+        expected = stats.spearmanr(alphas, eq).statistic  # uncentred
+        assert corr.loc[(series, "equations"), "rho_raw"] == pytest.approx(expected)
         assert corr.loc[(series, "equations"), "rho"] == pytest.approx(1.0)
         assert corr.loc[(series, "paper_code"), "rho"] == pytest.approx(-1.0)
     scatter = data[data["panel"] == "scatter"]
@@ -78,3 +81,26 @@ def test_a_custom_range_changes_the_runs_ranked(tmp_path: Path) -> None:
     corr = data[data["panel"] == "correlation"]
     assert (corr["n_runs"] == 10).all()
     assert np.allclose(corr.set_index("scaling").loc[["equations", "paper_code"], "rho"], [1.0, -1.0])
+
+
+def test_the_correlation_compares_learning_rates_within_a_seed(tmp_path: Path) -> None:
+    """Seed 2's data are harder (test loss +10) and its alpha lower (-1): over all runs the
+    seed effect makes alpha and test loss anti-correlated, while within each seed a lower
+    alpha goes with a lower test loss.  rho (seed-centred) is +1, rho_raw negative."""
+
+    def value(p: Dict[str, Any], seed: int, t: int) -> Dict[str, float]:
+        k = round(math.log10(p["lr"]))
+        a = 2.0 + (0.1 + 0.01 * seed) * k + 0.02 * seed * k * k - (seed - 1)
+        loss = 0.5 + (0.1 + 0.01 * seed) * k + 0.02 * seed * k * k + 10.0 * (seed - 1)
+        return {"pl_alpha_hill": a, "test_loss": loss, "test_loss_paper_code": loss, "kta_paper_code": 0.1,
+                "train_loss_paper_code": 0.1}
+
+    sweep = tmp_path / "sw"
+    grid_sweep(sweep, {"optimizer.name": ["adam"], "lr": [0.01, 0.1, 1.0]}, [1, 2], 1, value)
+    data = figs.scale_compare(tables_of(sweep), tmp_path / "f")
+    corr = data[data["panel"] == "correlation"]
+    assert np.allclose(corr["rho"], 1.0)
+    q = lambda s, k: (0.1 + 0.01 * s) * k + 0.02 * s * k * k  # noqa: E731
+    runs = [(2.0 + q(s, k) - (s - 1), 0.5 + q(s, k) + 10.0 * (s - 1)) for k in (-2, -1, 0) for s in (1, 2)]
+    raw = stats.spearmanr(*zip(*runs)).statistic
+    assert raw < 0 and np.allclose(corr["rho_raw"], raw)
