@@ -2,7 +2,8 @@
 that aggregates a sweep when its multirun ends (``hydra/callbacks=aggregate``).
 
 Exit status: 0 when the tables were written (even with problems), 1 when no run could be read,
-2 for a usage error (no such folder, an unknown figure name, exclusive flags).
+2 for a usage error (no such folder, an unknown figure name, exclusive flags).  ``--report``
+also writes the sweep's report.html (:mod:`htsweep.report`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from hydra.experimental.callback import Callback
 
 from htsweep import figures as figs
 from htsweep.records import Status
+from htsweep.report.build import REPORT_FILE, ReportError, check_options, write_report
+from htsweep.report.cli import add_report_options
 from htsweep.sweep.aggregate import AggregateError, aggregate
 
 PROG = "python -m htsweep.aggregate"
@@ -52,6 +55,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="average diverged runs' rows (their steps before divergence) too",
     )
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help=f"also write {REPORT_FILE} (python -m htsweep.report), reusing the figures drawn here",
+    )
+    add_report_options(p)
     return p
 
 
@@ -63,11 +72,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     statuses = (Status.completed.value, Status.diverged.value) if args.include_diverged else (Status.completed.value,)
     try:
+        if args.report:
+            check_options(Path(args.out).resolve() if args.out else None, args.max_diagnostics, args.dpi)
         result = aggregate(args.sweep_dir, figures=[] if args.no_figures else args.figure, out=args.out, statuses=statuses)
-    except (AggregateError, figs.FigureNameError) as ex:
+    except (AggregateError, figs.FigureNameError, ReportError) as ex:
         print(f"{PROG}: error: {ex}", file=sys.stderr)
         return 2
     print(result.report())
+    if args.report:
+        print(write_report(result, max_diagnostics=args.max_diagnostics, dpi=args.dpi).line())
     if result.summary.empty:
         print(f"{PROG}: no readable run in the sweep", file=sys.stderr)
         return 1
