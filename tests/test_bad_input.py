@@ -27,7 +27,7 @@ BAD = [
     (["probe.overlaps=some"], "probe.overlaps: Invalid value 'some', expected one of [none, summary, full]"),
     (["probe.feature_scale=all"], "probe.feature_scale: Invalid value 'all', expected one of [paper, paper_code, both]"),
     (["probe.randomize=maybe"], "probe.randomize: Value 'maybe' is not a valid bool"),
-    (["probe.delta_esd=2"], "probe.delta_esd: Value '2' is not a valid bool"),
+    (["probe.delta_esd=sometimes"], "probe.delta_esd: Value 'sometimes' is not a valid bool"),
     # ranges
     (["lr=-1"], "lr: must be > 0, got -1.0"),
     (["lr=0"], "lr: must be > 0, got 0.0"),
