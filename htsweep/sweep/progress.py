@@ -31,7 +31,9 @@ from typing import Callable, Iterator, List, Optional, TextIO, Tuple
 
 from tqdm.auto import tqdm
 
-BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+# Hydra's default launcher, known by its class name in hydra.launcher._target_ (its module is
+# private to Hydra and never imported here).
+BASIC_LAUNCHER = "BasicLauncher"
 REFRESH_S = 1.0  # how often the line's clock is redrawn on a terminal
 
 
@@ -155,7 +157,8 @@ _line: Optional[SweepLine] = None  # the line of the sweep this process is runni
 
 def shows_sweep_line(progress: bool, multirun: bool, launcher_target: Optional[str]) -> bool:
     """Whether a job shows the sweep line: progress on, a ``-m`` sweep, the basic launcher."""
-    return bool(progress and multirun and launcher_target == BASIC_LAUNCHER)
+    name = (launcher_target or "").rsplit(".", 1)[-1]
+    return bool(progress and multirun and name == BASIC_LAUNCHER)
 
 
 def sweep_total(sweep_dir: Path) -> Optional[int]:
