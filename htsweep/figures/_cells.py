@@ -219,13 +219,20 @@ def _draw_histograms(ax: Axes, cell: pd.DataFrame, scale: str, step: int) -> Non
             ax.stairs(dens, edges, color=_C_STEP, lw=1.2, label=r"ESD of $W_t^\top W_t$")
 
 
+def _draw_mp_curve(ax: Axes, r: pd.Series, lo: float, hi: float, scale: str, lw: float, label: Optional[str] = None) -> None:
+    """The MP law of W_0 (red) over [lo, hi], NaN outside its support; nothing for records
+    without the law's parameters.  ``label=None``: left out of the legend."""
+    law = mp_law(r)
+    if law is None:
+        return
+    x = np.geomspace(lo, hi, 400) if scale == "log" else np.linspace(lo, hi, 400)
+    mp = law.density(x).numpy()
+    ax.plot(x, np.where(mp > 0, mp, np.nan), color=_C_MP, lw=lw, label=label if label is not None else "_nolegend_")
+
+
 def _draw_laws(ax: Axes, r: pd.Series, lo: float, hi: float, scale: str) -> None:
     """The MP law of W_0 and its edge (red), and the PL_Alpha_KS tail from its xmin (dashed)."""
-    law = mp_law(r)
-    if law is not None:
-        x = np.geomspace(lo, hi, 400) if scale == "log" else np.linspace(lo, hi, 400)
-        mp = law.density(x).numpy()
-        ax.plot(x, np.where(mp > 0, mp, np.nan), color=_C_MP, lw=1.2, label=MP_LABEL)
+    _draw_mp_curve(ax, r, lo, hi, scale, lw=1.2, label=MP_LABEL)
     ax.axvline(r["mp_lambda_plus"], color=_C_MP, ls=":", lw=1.2, label=r"MP edge $\lambda_+$")
     alpha, xmin = r["pl_alpha_ks"], r["pl_alpha_ks_xmin"]
     if np.isfinite(alpha) and alpha > 1 and 0 < xmin < hi:
@@ -287,11 +294,7 @@ def draw_truncated_inset(ax: Axes, truncated: pd.DataFrame) -> Axes:
         inset.stairs(d["density"].to_numpy(), edges, fill=True, color=color, alpha=alpha, lw=0)
     hi = float(truncated["bin_hi"].max())
     r = truncated.iloc[0]
-    law = mp_law(r)
-    if law is not None:
-        x = np.linspace(0.0, hi, 300)
-        mp = law.density(x).numpy()
-        inset.plot(x, np.where(mp > 0, mp, np.nan), color=_C_MP, lw=1.0)
+    _draw_mp_curve(inset, r, 0.0, hi, "linear", lw=1.0)
     if np.isfinite(r["mp_lambda_plus"]) and r["mp_lambda_plus"] <= hi:
         inset.axvline(r["mp_lambda_plus"], color=_C_MP, ls=":", lw=1.0)
     # the y range follows the step-t histogram: a bulk that moved away from W_0's stays visible

@@ -31,11 +31,12 @@ from scipy import stats
 from htsweep.figures import style
 from htsweep.figures.select import choose_layer, final_rows, layer_note, layer_rows
 from htsweep.records import Status
+from htsweep.records.schema import PAPER_CODE_SUFFIX
 from htsweep.sweep.tables import SweepTables
 
 NAME = "scale_compare"
 DOC = "published code vs the paper's equations: readout losses, KTA, and test loss vs PL_Alpha_Hill"
-SUFFIX = "_paper_code"
+SUFFIX = PAPER_CODE_SUFFIX
 METRICS = ("train_loss", "test_loss", "kta")
 SCALINGS = {"": "equations (W x / sqrt(d))", SUFFIX: "published code (W x / d)"}
 LR_RANGE = (0.01, 1.0)  # Sec. 5.2's benign range of FB-Adam
@@ -83,6 +84,17 @@ def _final_run_rows(tables: SweepTables, layer: Optional[str], step: Optional[in
     return style.add_series(runs, others)
 
 
+def in_range(runs: pd.DataFrame, lr_range: Tuple[float, float]) -> pd.DataFrame:
+    """The rows with ``lr_range[0] <= eta <= lr_range[1]`` (ends included, to 1e-9 relative)."""
+    lo, hi = lr_range
+    return runs[(runs["lr"] >= lo * (1 - 1e-9)) & (runs["lr"] <= hi * (1 + 1e-9))]
+
+
+def span_label(lr_range: Tuple[float, float]) -> str:
+    """'lo <= eta <= hi' for titles."""
+    return f"{style.fmt_value('lr', lr_range[0])} $\\leq \\eta \\leq$ {style.fmt_value('lr', lr_range[1])}"
+
+
 def correlations(runs: pd.DataFrame, lr_range: Tuple[float, float]) -> pd.DataFrame:
     """Spearman's rho between PL_Alpha_Hill and the test loss over the runs with eta in
     ``lr_range``, per series and scaling.  ``rho`` / ``p_value``: both values centred on their
@@ -91,7 +103,7 @@ def correlations(runs: pd.DataFrame, lr_range: Tuple[float, float]) -> pd.DataFr
     ``p_value_raw``: uncentred.  Columns panel, series, scaling, rho, p_value, rho_raw,
     p_value_raw, n_runs, lr_min, lr_max."""
     lo, hi = lr_range
-    inside = runs[(runs["lr"] >= lo * (1 - 1e-9)) & (runs["lr"] <= hi * (1 + 1e-9))]
+    inside = in_range(runs, lr_range)
     seed = ["seed"] if "seed" in inside.columns and inside["seed"].nunique() > 1 else []
     out = []
     for suffix, _ in SCALINGS.items():
@@ -120,8 +132,7 @@ def _spearman(x: pd.Series, y: pd.Series) -> Tuple[float, float]:
 
 def _scatter(runs: pd.DataFrame, lr_range: Tuple[float, float]) -> pd.DataFrame:
     """Bottom-row data: per run in ``lr_range``, PL_Alpha_Hill and the test loss per scaling."""
-    lo, hi = lr_range
-    inside = runs[(runs["lr"] >= lo * (1 - 1e-9)) & (runs["lr"] <= hi * (1 + 1e-9))]
+    inside = in_range(runs, lr_range)
     parts = []
     for suffix in SCALINGS:
         col = f"test_loss{suffix}"
@@ -139,8 +150,7 @@ def _correlation_table(ax, corr: pd.DataFrame, lr_range: Tuple[float, float]) ->
     """The rank correlations as a text panel: per series and scaling, the seed-centred rho
     (its p-value) and the raw rho."""
     ax.axis("off")
-    span = f"{style.fmt_value('lr', lr_range[0])} $\\leq \\eta \\leq$ {style.fmt_value('lr', lr_range[1])}"
-    lines = [f"Spearman $\\rho$(PL_Alpha_Hill, test loss), {span}", "seed-centred (p) / raw", ""]
+    lines = [f"Spearman $\\rho$(PL_Alpha_Hill, test loss), {span_label(lr_range)}", "seed-centred (p) / raw", ""]
     for (s, scaling), c in corr.groupby(["series", "scaling"], sort=True):
         r = c.iloc[0]
         name = "equations" if scaling == "equations" else "published code"
@@ -198,8 +208,7 @@ def draw(
         _correlation_table(axes[1][2], corr, lr_range)
         steps_shown = sorted(curves["step"].unique())
         at = rf"$t={int(steps_shown[0])}$" if len(steps_shown) == 1 else "final step"
-        span = f"{style.fmt_value('lr', lr_range[0])} $\\leq \\eta \\leq$ {style.fmt_value('lr', lr_range[1])}"
-        style.suptitle(fig, tables, f"readout under both feature scalings at {at}; bottom: runs with {span}",
+        style.suptitle(fig, tables, f"readout under both feature scalings at {at}; bottom: runs with {span_label(lr_range)}",
                        layer_note(tables, layer))  # fmt: skip
         handles = [mpl.lines.Line2D([], [], color=colors[s], marker="o", label=s) for s in series]
         handles += [mpl.lines.Line2D([], [], color="k", ls=dashes[k], label=SCALINGS[suf])

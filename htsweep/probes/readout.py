@@ -15,25 +15,18 @@ from typing import Dict, Optional
 
 from htsweep import readout
 from htsweep.probes.base import Built, ProbeOutput, ProbeSetup, ProbeView, Skipped
-
-
-CODE_SUFFIX = "_paper_code"  # columns of the code's scaling under probe.feature_scale=both
-
-
-def feature_extra_scale(setup: ProbeSetup) -> float:
-    """1 for the paper's equations; 1/sqrt(d) to reproduce the public code
-    (``probe.feature_scale=paper_code``: its probes feed sigma(X W^T / d) to the readout)."""
-    if setup.probe.feature_scale.value == "paper_code":
-        return 1.0 / math.sqrt(setup.data.d)
-    return 1.0
+from htsweep.records.schema import PAPER_CODE_SUFFIX
 
 
 def feature_scales(setup: ProbeSetup) -> Dict[str, float]:
-    """Column suffix -> extra pre-activation scale of every readout the run fits: one, or with
-    ``probe.feature_scale=both`` the paper's (no suffix) and the code's (``_paper_code``)."""
-    if setup.probe.feature_scale.value == "both":
-        return {"": 1.0, CODE_SUFFIX: 1.0 / math.sqrt(setup.data.d)}
-    return {"": feature_extra_scale(setup)}
+    """Column suffix -> extra pre-activation scale of every readout the run fits: 1 for the
+    paper's equations, 1/sqrt(d) for the public code (its probes feed sigma(X W^T / d) to the
+    readout).  One entry, or with ``probe.feature_scale=both`` the paper's (no suffix) and the
+    code's (``_paper_code``)."""
+    mode, code = setup.probe.feature_scale.value, 1.0 / math.sqrt(setup.data.d)
+    if mode == "both":
+        return {"": 1.0, PAPER_CODE_SUFFIX: code}
+    return {"": code if mode == "paper_code" else 1.0}
 
 
 class ReadoutProbe:

@@ -91,6 +91,9 @@ LOOP_COLUMNS = ("lr_t", "stage1_loss", "elapsed_s")
 METRIC_COLUMNS = (*PROBE_COLUMNS, *LOOP_COLUMNS)
 # Metric columns that differ between two identical runs.
 NONDETERMINISTIC_COLUMNS = ("elapsed_s",)
+# Suffix of the readout columns under the public code's feature scale when a run records both
+# scalings (probe.feature_scale=both): train_loss_paper_code, test_loss_paper_code, kta_paper_code.
+PAPER_CODE_SUFFIX = "_paper_code"
 
 # Columns renamed by the redesign of version 0.2 (old name -> new name).  Old run folders
 # keep their old names; the README lists these.
