@@ -3,7 +3,8 @@ compose API (so the YAML defaults are what the tests run)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+import signal
+from typing import Optional, Sequence
 
 from omegaconf import DictConfig
 
@@ -35,3 +36,15 @@ def small_spec(*overrides: str) -> Config:
 def spec(overrides: Sequence[str] = ()) -> Config:
     """The validated Config of the default run + ``overrides``."""
     return to_spec(task_node(compose(list(overrides))))
+
+
+class StopAfter:
+    """Stands in for htsweep.resume.StopSignals: reports SIGTERM from the k-th poll on."""
+
+    def __init__(self, polls: int) -> None:
+        self.polls = polls
+
+    @property
+    def signum(self) -> Optional[signal.Signals]:
+        self.polls -= 1
+        return signal.SIGTERM if self.polls < 0 else None

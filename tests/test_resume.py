@@ -18,19 +18,7 @@ from htsweep.job import run_and_record
 from htsweep.loop import run
 from htsweep.records import Status
 from htsweep.resume import CHECKPOINT_FILE, CHECKPOINT_FORMAT, CLAIM_FILE, Checkpointer, Claim, Interrupted
-from tests.helpers import small_node, small_spec
-
-
-class StopAfter:
-    """Stands in for StopSignals: reports SIGTERM from the k-th poll on."""
-
-    def __init__(self, polls: int) -> None:
-        self.polls = polls
-
-    @property
-    def signum(self):
-        self.polls -= 1
-        return signal.SIGTERM if self.polls < 0 else None
+from tests.helpers import StopAfter, small_node, small_spec
 
 
 def _rows(result):

@@ -4,7 +4,6 @@ the entries' variance, what shuffling keeps and destroys, and that it changes no
 from __future__ import annotations
 
 import math
-import signal
 
 import numpy as np
 import pandas as pd
@@ -24,7 +23,7 @@ from htsweep.spectral import MarchenkoPastur, alpha_hill, esd_eigenvalues
 from htsweep.spectral.compare import js_distance
 from htsweep.train import preflight, user_error
 from tests.figures.helpers import tables_of
-from tests.helpers import small_node, small_spec, spec
+from tests.helpers import StopAfter, small_node, small_spec, spec
 
 TINY = ("data.n=200", "data.d=50", "model.h=75", "steps=3", "device=cpu", "progress=false")
 ON = ("probe.randomize=true",)
@@ -177,24 +176,12 @@ def test_on_changes_no_other_column_and_writes_derived_esd_rows(tmp_path):
     pd.testing.assert_frame_equal(a, b)
 
 
-class _StopAfter:
-    """A stop signal from the k-th poll on (as tests/test_resume.py)."""
-
-    def __init__(self, polls: int) -> None:
-        self.polls = polls
-
-    @property
-    def signum(self):
-        self.polls -= 1
-        return signal.SIGTERM if self.polls < 0 else None
-
-
 def test_a_resumed_run_gives_the_same_values(tmp_path):
     cfg = small_spec("steps=5", "probe.every=2", *ON)
     reference = run(cfg)
     ckpt = Checkpointer(tmp_path / CHECKPOINT_FILE, every=0, config_hash="h")
     with pytest.raises(Interrupted):
-        run(cfg, checkpointer=ckpt, stop=_StopAfter(3))
+        run(cfg, checkpointer=ckpt, stop=StopAfter(3))
     resumed = run(cfg, checkpointer=ckpt)
     assert resumed.resumed_from == 3
     rows = [pd.DataFrame(r.log.rows).drop(columns="elapsed_s") for r in (resumed, reference)]
