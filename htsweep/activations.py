@@ -26,6 +26,8 @@ class Activation(str, Enum):
     softplus = "softplus"
     identity = "identity"
     erf = "erf"
+    he2 = "he2"  # probabilists' Hermite polynomial z^2 - 1 (information exponent 2)
+    he3 = "he3"  # z^3 - 3 z (information exponent 3; seed 003's k* = 3 link)
 
 
 def _tanh(z: Tensor) -> Tuple[Tensor, Tensor]:
@@ -54,6 +56,15 @@ def _erf(z: Tensor) -> Tuple[Tensor, Tensor]:
     return torch.erf(z), (2.0 / math.sqrt(math.pi)) * torch.exp(-z * z)
 
 
+def _he2(z: Tensor) -> Tuple[Tensor, Tensor]:
+    return z * z - 1.0, 2.0 * z
+
+
+def _he3(z: Tensor) -> Tuple[Tensor, Tensor]:
+    z2 = z * z
+    return z * (z2 - 3.0), 3.0 * z2 - 3.0
+
+
 _VALUE_AND_GRAD: Dict[Activation, Callable[[Tensor], Tuple[Tensor, Tensor]]] = {
     Activation.tanh: _tanh,
     Activation.sigmoid: _sigmoid,
@@ -61,6 +72,8 @@ _VALUE_AND_GRAD: Dict[Activation, Callable[[Tensor], Tuple[Tensor, Tensor]]] = {
     Activation.relu: _relu,
     Activation.identity: _identity,
     Activation.erf: _erf,
+    Activation.he2: _he2,
+    Activation.he3: _he3,
 }
 
 _VALUE: Dict[Activation, Callable[[Tensor], Tensor]] = {
@@ -70,6 +83,8 @@ _VALUE: Dict[Activation, Callable[[Tensor], Tensor]] = {
     Activation.relu: torch.relu,
     Activation.identity: lambda z: z,
     Activation.erf: torch.erf,
+    Activation.he2: lambda z: z * z - 1.0,
+    Activation.he3: lambda z: z * (z * z - 3.0),
 }
 
 

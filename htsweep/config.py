@@ -4,12 +4,12 @@ smoke shrinking and the conversion of a composed config into typed objects.
 Config groups and their options (``htsweep/conf/<group>/<option>.yaml``, each selecting the
 schema ``<option>_schema`` registered below from the option's module):
 
-    data         htsweep.data.SOURCES                  (single_index)
+    data         htsweep.data.SOURCES                  (single_index, spiked, multi_index, spiked_cov)
     model        htsweep.models.MODELS                 (two_layer)
-    loss         htsweep.losses.LOSSES                 (mse)
+    loss         htsweep.losses.LOSSES                 (mse, bce, hinge)
     optimizer    htsweep.optim.OPTIMIZERS              (gd, adam)
     lr_schedule  htsweep.optim.SCHEDULES               (constant, step)
-    weight_norm  htsweep.optim.CONSTRAINTS             (none, frobenius)
+    weight_norm  htsweep.optim.CONSTRAINTS             (none, frobenius, rows, sigma_rows)
     noise        htsweep.optim.PERTURBATIONS           (none)
 
 Each option's defaults live in its dataclass only, so a GD run carries (and hashes) no Adam
@@ -32,6 +32,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from htsweep import data as data_sources
 from htsweep import losses, models, optim
+from htsweep.data import labels as label_kinds
 from htsweep.data.base import DataConfig
 from htsweep.errors import ConfigError
 from htsweep.losses import LossConfig
@@ -209,6 +210,28 @@ class Config:
         if self.probe.at is not None:
             late = [s for s in self.probe.at if s > self.steps]
             _require(not late, "probe.at", f"steps must be <= steps={self.steps}, got {late}")
+        self._check_across_groups()
+
+    def _check_across_groups(self) -> None:
+        """Options of different groups that do not fit together (one line naming the field)."""
+        links = getattr(self.data, "teacher_links", None)
+        labels = getattr(self.data, "labels", None)
+        if labels is not None and links is not None:
+            clash = label_kinds.incompatibility(labels, self.loss.name, links())
+            if clash is not None:
+                raise ConfigError(*clash)
+        if self.optimizer.lr_scaling.value == "inverse_gamma":
+            _require(
+                hasattr(self.model, "output_scale"),
+                "optimizer.lr_scaling",
+                f"inverse_gamma needs a model with an output scale gamma (two_layer), got model={self.model.name}",
+            )
+        if getattr(self.weight_norm, "sigma", None) is not None and self.weight_norm.sigma.value == "known":
+            _require(
+                links is not None,
+                "weight_norm.sigma",
+                f"known needs a data source with a known Gaussian law, got data={self.data.name}; use empirical",
+            )
 
     @property
     def resolved_data_seed(self) -> int:

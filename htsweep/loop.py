@@ -92,20 +92,24 @@ def step(state: TrainState, dyn: Dynamics, split: Split) -> Tuple[TrainState, fl
 @dataclass
 class RunLog:
     """What a run has recorded so far (part of a checkpoint): metrics rows, the ESD of each
-    layer per probe step, and the full overlap matrices (probe.overlaps=full)."""
+    layer per probe step, the full overlap matrices (probe.overlaps=full) and named arrays per
+    (step, kind, layer) (arrays.npz: top-r singular subspaces, saved weights)."""
 
     rows: List[Dict[str, Any]] = field(default_factory=list)
     esd: List[Tuple[int, str, Any]] = field(default_factory=list)  # (step, layer, eigenvalues)
     overlaps: Dict[Tuple[int, str], Tuple[Any, Any]] = field(default_factory=dict)
+    arrays: Dict[Tuple[int, str, str], Any] = field(default_factory=dict)  # (step, kind, layer)
 
     def state_dict(self) -> Dict[str, Any]:
-        return {"rows": self.rows, "esd": self.esd, "overlaps": self.overlaps}
+        return {"rows": self.rows, "esd": self.esd, "overlaps": self.overlaps, "arrays": self.arrays}
 
     def load_state_dict(self, saved: Dict[str, Any]) -> None:
         self.rows[:] = [dict(r) for r in saved["rows"]]
         self.esd[:] = list(saved["esd"])
         self.overlaps.clear()
         self.overlaps.update(saved["overlaps"])
+        self.arrays.clear()
+        self.arrays.update(saved.get("arrays", {}))
 
     @property
     def probe_steps(self) -> List[int]:
@@ -138,32 +142,47 @@ class Run:
     initial: TrainState
 
 
+def scaled_lr(spec: Config, model: Model) -> float:
+    """The base step size: ``lr``, or lr / gamma (``optimizer.lr_scaling=inverse_gamma``, seed
+    001's lr / gamma; gamma the model's output scale relative to eq. 2, htsweep.models.two_layer)."""
+    if spec.optimizer.lr_scaling.value == "inverse_gamma":
+        return spec.lr / float(getattr(model, "gamma"))
+    return spec.lr
+
+
 def build_run(spec: Config, dev: torch.device, dtype: torch.dtype) -> Run:
     """Data, model, dynamics, probes and the initial state of ``spec`` on ``dev`` / ``dtype``
     (data and W_0 are drawn in float64 on the CPU from the seeds, then moved)."""
-    data = make_data(spec.data, spec.resolved_data_seed).to(dev, dtype)
+    data = make_data(spec.data, spec.resolved_data_seed, spec.loss.name).to(dev, dtype)
     model = make_model(spec.model, data)
     params0 = {k: v.to(dev, dtype) for k, v in model.init(spec.resolved_init_seed).items()}
     optimizer = make_optimizer(spec.optimizer)
+    constraint = make_constraint(spec.weight_norm, model, data)
+    if getattr(constraint, "at_init", False):  # the dynamics start on the constraint set
+        constraint.project_(params0)
+    loss = make_loss(spec.loss)
     dynamics = Dynamics(
         model=model,
-        loss=make_loss(spec.loss),
+        loss=loss,
         optimizer=optimizer,
         schedule=make_schedule(spec.lr_schedule),
-        constraint=make_constraint(spec.weight_norm, model),
+        constraint=constraint,
         perturbation=make_perturbation(spec.noise, model, spec.seed),
-        base_lr=spec.lr,
+        base_lr=scaled_lr(spec, model),
     )
-    setup = ProbeSetup(probe=spec.probe, readout=spec.readout, model=model, data=data, params0=params0, seed=spec.seed)
+    setup = ProbeSetup(probe=spec.probe, readout=spec.readout, model=model, data=data, params0=params0,
+                       seed=spec.seed, loss=loss, lr=dynamics.base_lr, optimizer=spec.optimizer.name)  # fmt: skip
     params = {k: v.clone() for k, v in params0.items()}
     initial = TrainState(params=params, opt_state=optimizer.init(params, model.trained))
     return Run(spec, data, dynamics, build_probes(setup), setup, initial)
 
 
-def _record_probe(run: Run, state: TrainState, loss: float, log: RunLog, elapsed: float, finite: bool) -> None:
-    """Measure W_t and append its rows (and eigenvalues, overlaps) to ``log``.  A probe that
-    raises FloatingPointError on a state the loop found finite is a failure, not divergence."""
-    view = ProbeView(step=state.t, params=state.params, update=state.update, setup=run.setup)
+def _record_probe(run: Run, state: TrainState, loss: float, log: RunLog, elapsed: float, finite: bool,
+                  grads: Optional[Params] = None) -> None:  # fmt: skip
+    """Measure W_t and append its rows (and eigenvalues, overlaps, subspaces) to ``log``.  A
+    probe that raises FloatingPointError on a state the loop found finite is a failure, not
+    divergence.  ``grads``: the gradient at W_t when the loop has it (not at the last step)."""
+    view = ProbeView(step=state.t, params=state.params, update=state.update, setup=run.setup, grads=grads)
     try:
         m = measure(run.probes, view)
     except FloatingPointError:
@@ -177,6 +196,8 @@ def _record_probe(run: Run, state: TrainState, loss: float, log: RunLog, elapsed
         log.esd.extend((state.t, layer, eigs.numpy()) for layer, eigs in m.esd.items())
     for layer, (o_u, o_v) in m.overlaps.items():  # float16 storage (records.OVERLAP_DTYPE)
         log.overlaps[(state.t, layer)] = (o_u.to(torch.float16).cpu().numpy(), o_v.to(torch.float16).cpu().numpy())
+    for key, array in m.arrays.items():  # (kind, layer) -> ndarray: subspaces, saved weights
+        log.arrays[(state.t, *key)] = array
 
 
 class Clock:
@@ -234,6 +255,7 @@ def run(
         for t in range(start, spec.steps + 1):
             if checkpointer is not None:
                 _checkpoint(checkpointer, stop, state, start, res, clock)
+            grad = None
             if t < spec.steps:
                 grad = gradient(state, built.dynamics, built.data.train)
                 loss, finite = grad.loss, grad.finite
@@ -241,7 +263,7 @@ def run(
                 loss = float(model.loss(state.params, built.data.train, built.dynamics.loss))
                 finite = math.isfinite(loss)
             if t in probe_at:
-                _record_probe(built, state, loss, res.log, clock(), finite)
+                _record_probe(built, state, loss, res.log, clock(), finite, None if grad is None else grad.grads)
             if not finite:
                 res.status, res.diverged_at = Status.diverged, t
                 return res

@@ -8,6 +8,16 @@ eq. 8 multiplies it into sigma'), so a new loss is one class here and never a ne
 no 1/2; Sec. 3.1 writes 1/(2n), so htsweep's gradient is twice that of eq. 3's risk and GD's lr
 is eta / 2 there).  Its derivative is 2 (f - y).
 
+``bce``: binary cross-entropy on the logit f with targets y in [0, 1] (Bernoulli labels or soft
+targets), l(f, y) = softplus(f) - y f = -y log s(f) - (1 - y) log(1 - s(f)), s the logistic
+sigmoid; dl/df = s(f) - y (seed 001, ``loss_derivative`` "bce").
+
+``hinge``: l(f, y) = max(0, 1 - y f) with sign labels y in {-1, +1}; dl/df = -y 1[y f < 1]
+(the subgradient 0 at the kink y f = 1, as seed 001's ``torch.where(y * F < 1, -y, 0)``).
+
+Each loss names the labels it is defined on (``LABELS``: htsweep.data.labels) and whether it is
+a classification loss (runs then also report the readout's 0-1 error).
+
 To add a loss: a class with ``name``, ``value``, ``mean`` and ``mean_and_dvalue`` plus a config
 schema (a :class:`LossConfig` subclass) in :data:`LOSSES`, and ``htsweep/conf/loss/<name>.yaml``.
 """
@@ -32,6 +42,7 @@ class LossConfig(OptionConfig):
 
 class Loss(Protocol):
     name: str
+    classification: bool  # labels are classes: the readout reports a 0-1 error too
 
     def value(self, f: Tensor, y: Tensor) -> Tensor:
         """l(f_i, y_i) per sample (same shape as f)."""
@@ -57,6 +68,7 @@ class MSE:
     with itself divided by m (one reduction over the last axis; leading batch axes allowed)."""
 
     name = "mse"
+    classification = False
 
     def value(self, f: Tensor, y: Tensor) -> Tensor:
         r = f - y
@@ -78,6 +90,60 @@ def _mean_square(r: Tensor) -> Tensor:
     return (r * r).sum(dim=-1) / r.shape[-1]
 
 
+@dataclass
+class BCEConfig(LossConfig):
+    """Binary cross-entropy on the logit f, targets in [0, 1]."""
+
+    OPTION = "bce"
+    name: str = "bce"
+
+
+class BCE:
+    """l(f, y) = softplus(f) - y f, dl/df = sigmoid(f) - y (module docstring).  softplus is
+    evaluated stably (torch's threshold form), so large |f| neither overflows nor loses the
+    linear tail."""
+
+    name = "bce"
+    classification = True
+
+    def value(self, f: Tensor, y: Tensor) -> Tensor:
+        return torch.nn.functional.softplus(f) - y * f
+
+    def mean(self, f: Tensor, y: Tensor) -> Tensor:
+        return self.value(f, y).mean(dim=-1)
+
+    def mean_and_dvalue(self, f: Tensor, y: Tensor) -> Tuple[Tensor, Tensor]:
+        loss = self.mean(f, y)
+        return loss, torch.sigmoid_(f).sub_(y)
+
+
+@dataclass
+class HingeConfig(LossConfig):
+    """Hinge loss max(0, 1 - y f), sign labels."""
+
+    OPTION = "hinge"
+    name: str = "hinge"
+
+
+class Hinge:
+    """l(f, y) = max(0, 1 - y f), dl/df = -y 1[y f < 1] (module docstring)."""
+
+    name = "hinge"
+    classification = True
+
+    def value(self, f: Tensor, y: Tensor) -> Tensor:
+        return torch.relu(1.0 - y * f)
+
+    def mean(self, f: Tensor, y: Tensor) -> Tensor:
+        return self.value(f, y).mean(dim=-1)
+
+    def mean_and_dvalue(self, f: Tensor, y: Tensor) -> Tuple[Tensor, Tensor]:
+        margin = y * f
+        loss = torch.relu(1.0 - margin).mean(dim=-1)
+        active = (margin < 1.0).to(f.dtype)
+        return loss, active.mul_(y).neg_()
+
+
 class LossEntry(NamedTuple):
     schema: Type[LossConfig]
     build: Callable[[LossConfig], Loss]
@@ -85,6 +151,8 @@ class LossEntry(NamedTuple):
 
 LOSSES: Dict[str, LossEntry] = {
     "mse": LossEntry(MSEConfig, lambda cfg: MSE()),
+    "bce": LossEntry(BCEConfig, lambda cfg: BCE()),
+    "hinge": LossEntry(HingeConfig, lambda cfg: Hinge()),
 }
 
 

@@ -33,6 +33,10 @@ def reference(act: Activation, z: torch.Tensor) -> torch.Tensor:
         return 1.0 * z
     if act is Activation.erf:
         return torch.special.erf(z)
+    if act is Activation.he2:  # probabilists' Hermite polynomials He_k, by their recurrence
+        return z * z - 1.0  # He_2 = z He_1 - 1 He_0
+    if act is Activation.he3:
+        return z * (z * z - 1.0) - 2.0 * z  # He_3 = z He_2 - 2 He_1
     raise AssertionError(f"no reference for {act}")
 
 
@@ -50,7 +54,7 @@ def reference_value_and_grad(act: Activation, z: torch.Tensor):
 
 
 def test_every_activation_has_a_value_and_a_derivative():
-    assert {a.value for a in ALL} == {"tanh", "relu", "sigmoid", "softplus", "identity", "erf"}
+    assert {a.value for a in ALL} == {"tanh", "relu", "sigmoid", "softplus", "identity", "erf", "he2", "he3"}
     z = torch.tensor([0.3, -1.2], dtype=torch.float64)
     for act in ALL:
         s, ds = activations.value_and_grad(act, z)
@@ -137,7 +141,7 @@ def test_inplace_value_equals_value(act, dtype):
     out = activations.value_(act, z_work)
     assert out.dtype == dtype
     torch.testing.assert_close(out, expected, rtol=0, atol=0)
-    if act is not Activation.softplus:  # every other activation has an in-place kernel
+    if act not in (Activation.softplus, Activation.he2, Activation.he3):  # the others have in-place kernels
         assert out.data_ptr() == z_work.data_ptr()
     else:  # softplus allocates, and leaves its input alone
         torch.testing.assert_close(z_work, z, rtol=0, atol=0)

@@ -1,12 +1,19 @@
 """The two-layer student of eq. (2) and its closed-form full-batch gradient (cf. eq. 8).
 
-    f(x) = a^T sigma(c W x) / sqrt(h),   c = 1/sqrt(d) (ntk, eq. 2) or 1 (mean_field, eq. 37)
+    f(x) = g a^T sigma(c W x),   c = 1/sqrt(d) (ntk, eq. 2) or 1 (mean_field, eq. 37),
+
+with the output scale g = 1/sqrt(h) of eq. (2) (``output_scale=ntk``), 1/h (``mf``, the
+mean-field output scale of seed 001) or a given number.  Seed 001's notebook writes
+f = gamma a_nb^T s(W_nb x) with unit rows W_nb = W / sqrt(d) and a_nb = a / sqrt(h), so its
+gamma is g sqrt(h) here (:attr:`TwoLayer.gamma`: 1 for ntk, 1/sqrt(h) for mf).
+``paper_code=true`` reproduces the notebook as committed: gamma applied twice (g -> gamma^2 /
+sqrt(h)) and a drawn from {-1, 0} (its ``(randint(0, 2) - 1) / sqrt(k)``).
 
 Stage 1 (Sec. 3.1) trains W with the second layer a fixed at its initial value.  For a loss
 l(f, y) with per-sample derivative l'_i = dl/df(x_i) (htsweep.losses), the gradient of the mean
 loss L(W) = (1/n) sum_i l(f(x_i), y_i) is
 
-    G = dL/dW = (c / (n sqrt(h))) diag(a) [ l' 1^T  (.)  sigma'(c X W^T) ]^T X,
+    G = dL/dW = (c g / n) diag(a) [ l' 1^T  (.)  sigma'(c X W^T) ]^T X,
 
 two GEMMs of n d h multiply-adds and a few element-wise passes over n x h.  For the MSE of
 the paper's code, l' = 2 (f - y): G = -2 x eq. (8) (eq. 8 as printed is the negative gradient
@@ -42,19 +49,56 @@ class Parametrisation(str, Enum):
     mean_field = "mean_field"
 
 
+class AInit(str, Enum):
+    """Law of the fixed second layer a (times the parametrisation's scale): N(0, 1) or
+    Rademacher +-1 (seed 001's Gradient_Alignment and Spectrum_Plotting use signs)."""
+
+    gaussian = "gaussian"
+    rademacher = "rademacher"
+
+
+OUTPUT_SCALES = ("ntk", "mf")
+
+
+def parse_output_scale(value: str, h: int) -> float:
+    """g of the module docstring from ``model.output_scale``: ntk -> 1/sqrt(h), mf -> 1/h, or
+    a positive number; ValueError otherwise."""
+    text = str(value).strip()
+    if text == "ntk":
+        return 1.0 / math.sqrt(h)
+    if text == "mf":
+        return 1.0 / h
+    try:
+        g = float(text)
+    except ValueError:
+        raise ValueError(f"must be ntk, mf or a number > 0, got {text!r}") from None
+    if not (math.isfinite(g) and g > 0):
+        raise ValueError(f"must be ntk, mf or a finite number > 0, got {text}")
+    return g
+
+
 @dataclass
 class TwoLayerConfig(ModelConfig):
     """Eq. (2): hidden width ``h``, student activation ``activation`` (sigma), parametrisation
-    ``param`` (ntk, eq. 2; mean_field, eq. 37)."""
+    ``param`` (ntk, eq. 2; mean_field, eq. 37), output scale ``output_scale`` (ntk: 1/sqrt(h),
+    mf: 1/h, or a number), second-layer law ``a_init``, and ``paper_code`` (seed 001's notebook
+    as committed: module docstring)."""
 
     OPTION = "two_layer"
     name: str = "two_layer"
     h: int = 1500
     activation: Activation = Activation.tanh
     param: Parametrisation = Parametrisation.ntk
+    output_scale: str = "ntk"
+    a_init: AInit = AInit.gaussian
+    paper_code: bool = False
 
     def check(self) -> None:
         self.require(self.h >= 1, "h", f"must be an integer >= 1, got {self.h}")
+        try:
+            parse_output_scale(self.output_scale, max(self.h, 1))
+        except ValueError as ex:
+            self.require(False, "output_scale", str(ex))
 
 
 class TwoLayer:
@@ -67,6 +111,13 @@ class TwoLayer:
         self.d = d
         self.act = cfg.activation
         self.param = cfg.param
+        self.a_init = cfg.a_init
+        self.paper_code = cfg.paper_code
+        g = parse_output_scale(cfg.output_scale, cfg.h)
+        self.gamma = g * math.sqrt(cfg.h)  # the notebook's gamma (1 under ntk)
+        # g as applied: once, or (paper_code) the notebook's gamma twice; ntk's 1/sqrt(h) is
+        # computed as before the option existed, bit for bit
+        self.out_scale = g if not cfg.paper_code else self.gamma * self.gamma / math.sqrt(cfg.h)
 
     @property
     def preact_scale(self) -> float:
@@ -84,9 +135,17 @@ class TwoLayer:
         return 1.0 if self.param is Parametrisation.ntk else 1.0 / math.sqrt(self.h)
 
     def init(self, seed: int) -> Params:
-        """(W_0, a) in float64 on the CPU from the streams ``init/W`` and ``init/a``."""
+        """(W_0, a) in float64 on the CPU from the streams ``init/W`` and ``init/a``: a ~ N(0, 1)
+        or +-1 (``a_init``), or (paper_code) a in {-1, 0} with probability 1/2 each; times the
+        parametrisation's scale."""
         W = torch.randn(self.h, self.d, generator=generator(seed, "init/W"), dtype=torch.float64)
-        a = torch.randn(self.h, generator=generator(seed, "init/a"), dtype=torch.float64)
+        gen_a = generator(seed, "init/a")
+        if self.paper_code:
+            a = torch.randint(0, 2, (self.h,), generator=gen_a).to(torch.float64).sub_(1.0)
+        elif self.a_init is AInit.rademacher:
+            a = torch.randint(0, 2, (self.h,), generator=gen_a).to(torch.float64).mul_(2.0).sub_(1.0)
+        else:
+            a = torch.randn(self.h, generator=gen_a, dtype=torch.float64)
         return {"W": W.mul_(self.w_init_std), "a": a.mul_(self.a_init_std)}
 
     def matrices(self, params: Params) -> Dict[str, Tensor]:
@@ -109,8 +168,9 @@ class TwoLayer:
         return Z.mul_(1.0 / math.sqrt(self.h))
 
     def predict(self, params: Params, X: Tensor) -> Tensor:
-        """f(x) for every row of X, eq. (2)."""
-        return self.features(params, X) @ params["a"]
+        """f(x) for every row of X, eq. (2) with output scale g."""
+        S = activations.value_(self.act, self.preactivation(params["W"], X))
+        return S.mul_(self.out_scale) @ params["a"]  # the order of eq. (2)'s features Z @ a
 
     def loss(self, params: Params, split: Split, loss: Loss) -> Tensor:
         return loss.mean(self.predict(params, split.X), split.y)
@@ -120,18 +180,18 @@ class TwoLayer:
         tanh / sigmoid (sigma' from sigma, fused with the multiplication by l')."""
         W, a = params["W"], params["a"]
         X, n = split.X, split.m
-        inv_sqrt_h = 1.0 / math.sqrt(self.h)
+        g = self.out_scale
         Z = self.preactivation(W, X)
         if activations.grad_from_value(self.act):  # Z, then S, then dS in one buffer
             S = activations.value_(self.act, Z)
-            value, dloss = loss.mean_and_dvalue((S @ a).mul_(inv_sqrt_h), split.y)
+            value, dloss = loss.mean_and_dvalue((S @ a).mul_(g), split.y)
             dS = activations.scale_by_grad_from_value_(self.act, S, dloss.unsqueeze(-1))
         else:
             S, dS = activations.value_and_grad(self.act, Z)
-            value, dloss = loss.mean_and_dvalue((S @ a).mul_(inv_sqrt_h), split.y)
+            value, dloss = loss.mean_and_dvalue((S @ a).mul_(g), split.y)
             del S, Z
             dS.mul_(dloss.unsqueeze(-1))  # l'_i sigma'(.)_ij
         G = dS.mT @ X  # (h x d)
-        G.mul_((a * (self.preact_scale * inv_sqrt_h / n)).unsqueeze(-1))
+        G.mul_((a * (self.preact_scale * g / n)).unsqueeze(-1))
         return value, {"W": G}
 

@@ -10,6 +10,7 @@ measure.  The state is a flat dict of tensors and numbers, so it round-trips thr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Dict, Protocol, Sequence
 
 from htsweep.models.base import Params
@@ -18,11 +19,21 @@ from htsweep.schema import OptionConfig
 OptState = Dict[str, Any]
 
 
+class LrScaling(str, Enum):
+    """``none``: the step size is ``lr``.  ``inverse_gamma``: lr / gamma with gamma the model's
+    output scale relative to eq. (2)'s 1/sqrt(h) (htsweep.models.two_layer: 1 under ntk,
+    1/sqrt(h) under mf), seed 001's ``W -= lr / gamma * W.grad``."""
+
+    none = "none"
+    inverse_gamma = "inverse_gamma"
+
+
 @dataclass
 class OptimizerConfig(OptionConfig):
-    """Base of the ``optimizer`` group's options."""
+    """Base of the ``optimizer`` group's options; ``lr_scaling`` applies to every optimiser."""
 
     GROUP = "optimizer"
+    lr_scaling: LrScaling = LrScaling.none
 
 
 class Optimizer(Protocol):

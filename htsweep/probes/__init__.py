@@ -63,6 +63,7 @@ class Measurement:
     rows: List[Row]
     esd: Dict[str, Tensor]
     overlaps: Dict[str, Tuple[Any, Any]]
+    arrays: Dict[Tuple[str, str], Any]
 
 
 def shape_columns(model: Any, layer: str, W: Tensor) -> Row:
@@ -78,6 +79,7 @@ def measure(probes: ProbeSet, view: ProbeView) -> Measurement:
     step_values: Row = {}
     esd: Dict[str, Tensor] = {}
     overlaps: Dict[str, Tuple[Any, Any]] = {}
+    arrays: Dict[Tuple[str, str], Any] = {}
     for probe in probes.probes:
         out: ProbeOutput = probe(view)
         step_values.update(out.step_values)
@@ -87,9 +89,10 @@ def measure(probes: ProbeSet, view: ProbeView) -> Measurement:
         for layer, eigs in out.esd.items():  # later probes of this step reuse the ESD of W_t
             view.cache.setdefault((ESD_CACHE, layer), eigs)
         overlaps.update(out.overlaps)
+        arrays.update(out.arrays)
     blank = dict.fromkeys(PROBE_COLUMNS, math.nan)  # a column no probe computed is NaN
     rows = [{**blank, "step": view.step, "layer": layer, **step_values, **values} for layer, values in per_layer.items()]
-    return Measurement(rows=rows, esd=esd, overlaps=overlaps)
+    return Measurement(rows=rows, esd=esd, overlaps=overlaps, arrays=arrays)
 
 
 __all__ = [

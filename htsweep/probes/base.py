@@ -35,18 +35,24 @@ class ProbeSetup:
     data: Dataset  # on the run's device and dtype
     params0: Params  # the initial parameters, on the run's device and dtype
     seed: Optional[int] = None  # the run's seed (``seed``), for probes that draw (randomize)
+    loss: Any = None  # the training loss (htsweep.losses.Loss)
+    lr: float = float("nan")  # the base step size (after optimizer.lr_scaling)
+    optimizer: str = ""  # the optimiser's option name
 
 
 @dataclass
 class ProbeView:
     """The state at probe step t: W_t (``params``), the last update M_{t-1} (``update``,
-    None at t = 0) and a per-step cache shared by the probes of this step."""
+    None at t = 0), the training gradient at W_t when the loop computed it (``grads``; None at
+    the last step, where a probe that needs it computes it) and a per-step cache shared by the
+    probes of this step."""
 
     step: int
     params: Params
     update: Optional[Params]
     setup: ProbeSetup
     cache: Dict[Any, Any] = field(default_factory=dict)
+    grads: Optional[Params] = None
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
         if key not in self.cache:
@@ -60,6 +66,7 @@ class ProbeOutput:
     layer_values: Dict[str, Row] = field(default_factory=dict)
     esd: Dict[str, Tensor] = field(default_factory=dict)  # layer -> eigenvalues, ascending, CPU
     overlaps: Dict[str, Tuple[Any, Any]] = field(default_factory=dict)  # layer -> (O_U, O_V)
+    arrays: Dict[Tuple[str, str], Any] = field(default_factory=dict)  # (kind, layer) -> ndarray
 
 
 class Probe(Protocol):
