@@ -38,6 +38,8 @@ from htsweep.errors import ConfigError
 from htsweep.losses import LossConfig
 from htsweep.models.base import ModelConfig
 from htsweep.optim import ConstraintConfig, OptimizerConfig, PerturbationConfig, ScheduleConfig
+from htsweep.readouts import ReadoutMethod
+from htsweep.readouts import incompatibility as readout_incompatibility
 from htsweep.spectral.phases import PhaseThresholdError, PhaseThresholds
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
@@ -103,8 +105,12 @@ def _require_finite(node: Any, prefix: str) -> None:
 
 @dataclass
 class ReadoutConfig:
-    """Stage-2 ridge readout on the hold-out set, eq. (6): ``reg_lambda`` is its lambda."""
+    """Stage-2 readout on the hold-out set (htsweep.readouts): ``method`` is its solver (``auto``:
+    the training loss's own - mse ridge, eq. 6; bce logistic; hinge squared_hinge - or ridge,
+    logistic, squared_hinge, pinv), ``reg_lambda`` the lambda of eq. (6)'s regulariser
+    (lambda / h) ||a||^2, shared by every regularised method (pinv has none)."""
 
+    method: ReadoutMethod = ReadoutMethod.auto
     reg_lambda: float = 0.01
 
     def __post_init__(self) -> None:
@@ -120,7 +126,9 @@ class ProbeConfig:
     of steps, at step 0, at those steps and at the last step instead.  ``readout`` / ``spectrum``
     switch the readout and spectral probes off (their columns are NaN; run.json says so).
     ``randomize`` / ``delta_esd`` switch on the shuffled-W and W_t - W_0 controls (off: their
-    columns are absent and run.json names them skipped)."""
+    columns are absent and run.json names them skipped).  ``alignment``: the gradient-anatomy
+    probe (null: on when the inputs carry a spike).  ``subspace_r`` / ``save_weights_every``:
+    arrays.npz for cross-run subspace comparisons (0: off)."""
 
     every: int = 1
     at: Optional[List[int]] = None
@@ -133,11 +141,21 @@ class ProbeConfig:
     tail_comparison: bool = False
     randomize: bool = False  # the ESD of an element-shuffled W (htsweep.probes.randomize)
     delta_esd: bool = False  # the ESD of W_t - W_0 (htsweep.probes.delta_esd)
+    alignment: Optional[bool] = None  # htsweep.probes.alignment; null: on for spiked inputs
+    grad_spectrum: bool = False  # the alignment probe's grad_eff_rank (all singular values of G)
+    subspace_r: int = 0  # store W_t's top-r right singular vectors (htsweep.probes.subspace)
+    save_weights_every: int = 0  # store W_t every k-th probe step (0: never)
     phase: PhaseThresholds = field(default_factory=PhaseThresholds)
 
     def __post_init__(self) -> None:
         _require(self.overlap_k >= 1, "probe.overlap_k", f"must be an integer >= 1, got {self.overlap_k}")
         _require(self.every >= 1, "probe.every", f"must be an integer >= 1, got {self.every}")
+        _require(self.subspace_r >= 0, "probe.subspace_r", f"must be an integer >= 0, got {self.subspace_r}")
+        _require(
+            self.save_weights_every >= 0,
+            "probe.save_weights_every",
+            f"must be an integer >= 0, got {self.save_weights_every}",
+        )
         if self.at is not None:
             bad = [s for s in self.at if s < 0]
             _require(not bad, "probe.at", f"steps must be >= 0, got {bad}")
@@ -220,6 +238,10 @@ class Config:
             clash = label_kinds.incompatibility(labels, self.loss.name, links())
             if clash is not None:
                 raise ConfigError(*clash)
+        kind = label_kinds.natural(self.loss.name) if labels is None else label_kinds.resolve(labels, self.loss.name)
+        clash = readout_incompatibility(self.readout.method, self.loss.name, kind)
+        if clash is not None:
+            raise ConfigError(*clash)
         if self.optimizer.lr_scaling.value == "inverse_gamma":
             _require(
                 hasattr(self.model, "output_scale"),

@@ -151,12 +151,15 @@ def _run_and_write(
 
 
 def write_outputs(result: RunResult, flat_config: Dict[str, Any], out_dir: Path) -> List[str]:
-    """metrics.parquet, esd.parquet and (when recorded) overlaps.npz, each atomically; returns
-    the names written."""
+    """metrics.parquet, esd.parquet and (when recorded) overlaps.npz and arrays.npz, each
+    atomically; returns the names written."""
     records.write_table(records.metrics_table(result.log.rows, flat_config), out_dir / records.METRICS_FILE)
     records.write_table(records.esd_table(result.log.esd), out_dir / records.ESD_FILE)
     written = [records.METRICS_FILE, records.ESD_FILE]
     if result.log.overlaps:
         records.write_overlaps(result.log.overlaps, out_dir / records.OVERLAPS_FILE)
         written.append(records.OVERLAPS_FILE)
+    if result.log.arrays:
+        records.write_arrays(result.log.arrays, out_dir / records.ARRAYS_FILE)
+        written.append(records.ARRAYS_FILE)
     return written

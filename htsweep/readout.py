@@ -1,103 +1,11 @@
-"""Stage 2: the ridge readout of eq. (6) and the kernel-target alignment of eq. (7).
+"""The ridge readout of eq. (6) and KTA of eq. (7): kept importable here for existing callers.
 
-With Z the (n x h) feature matrix of the hold-out set (row i = sigma(c W x_i) / sqrt(h)),
-
-    a_hat = argmin_a (1/n) ||y - Z a||^2 + (lambda / h) ||a||^2
-          = (Z^T Z + (lambda n / h) I_h)^{-1} Z^T y                                   (eq. 6)
-
-    KTA   = <K, y y^T> / (||K||_F ||y y^T||_F),  K = Z Z^T                            (eq. 7)
-          = ||Z^T y||^2 / (||Z^T Z||_F ||y||^2)
-
-because <Z Z^T, y y^T> = ||Z^T y||^2 and ||Z Z^T||_F = ||Z^T Z||_F.  Both use the h x h Gram
-matrix Z^T Z and the h-vector Z^T y, computed once; the n x n kernel is never formed.  The
-Gram is accumulated in the run's dtype (one symmetric rank-n update) and the solve is a float64 Cholesky.
+The readouts now live in :mod:`htsweep.readouts` (one module per solver: ridge, logistic,
+squared_hinge, pinv); this module re-exports the ridge one (:mod:`htsweep.readouts.ridge`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from htsweep.readouts.ridge import Moments, kta, moments, outputs, readout_mse, ridge_solve
 
-import numpy as np
-import scipy.linalg
-import torch
-from scipy.linalg import lapack
-from torch import Tensor
-
-from htsweep.linalg import gram
-
-
-@dataclass(frozen=True)
-class Moments:
-    """Sufficient statistics of (Z, y) for both the ridge solve and KTA."""
-
-    gram: Tensor  # Z^T Z, (h x h), float64
-    zy: Tensor  # Z^T y, (h,), float64
-    yy: float  # ||y||^2
-    n: int
-
-
-def moments(Z: Tensor, y: Tensor) -> Moments:
-    gram_ = gram(Z).to(torch.float64)
-    zy = torch.mv(Z.t(), y).to(torch.float64)
-    y64 = y.to(torch.float64)
-    return Moments(gram=gram_, zy=zy, yy=float(torch.dot(y64, y64)), n=Z.shape[0])
-
-
-def ridge_solve(mom: Moments, reg_lambda: float) -> Tensor:
-    """a_hat of eq. (6), float64, by Cholesky on Z^T Z + (lambda n / h) I.
-
-    When the regulariser is below the Gram's rounding (features so large that lambda n / h <
-    eps ||Z^T Z||: a blown-up but finite state), Cholesky can fail on a matrix that is positive
-    definite in exact arithmetic; the solve then falls back to a symmetric LDL^T factorisation.
-    Non-finite moments, or a non-finite solution, raise FloatingPointError."""
-    h = mom.gram.shape[0]
-    if not (bool(torch.isfinite(mom.gram).all()) and bool(torch.isfinite(mom.zy).all())):
-        raise FloatingPointError("ridge readout: non-finite features (Z^T Z or Z^T y)")
-    A = mom.gram.clone()
-    A.diagonal().add_(reg_lambda * mom.n / h)
-    x = _cholesky_solve(A, mom.zy)
-    if x is None:
-        x = _symmetric_solve(A, mom.zy)
-    if x is None or not bool(torch.isfinite(x).all()):
-        raise FloatingPointError("ridge readout: Z^T Z + (reg_lambda n / h) I is numerically singular")
-    return x
-
-
-def _cholesky_solve(A: Tensor, b: Tensor) -> Optional[Tensor]:
-    """x with A x = b by Cholesky, or None when A is not numerically positive definite."""
-    if A.device.type == "cpu":  # LAPACK ?potrf/?potrs on the BLAS that formed the Gram
-        # A is symmetric, so its row-major buffer is the column-major A: no copy.  ?potrf
-        # need not notice a NaN off its diagonal blocks, hence the callers' finiteness checks.
-        c, info = lapack.dpotrf(A.clone().numpy().T, lower=0, clean=0, overwrite_a=1)
-        if info != 0:
-            return None
-        x, info = lapack.dpotrs(c, b.numpy(), lower=0)
-        return torch.from_numpy(x) if info == 0 else None
-    L, info = torch.linalg.cholesky_ex(A)
-    if int(info) != 0:
-        return None
-    return torch.cholesky_solve(b.unsqueeze(1), L).squeeze(1)
-
-
-def _symmetric_solve(A: Tensor, b: Tensor) -> Optional[Tensor]:
-    """x with A x = b for a symmetric, possibly ill-conditioned A (LDL^T, ?sysv), or None."""
-    try:
-        if A.device.type == "cpu":
-            return torch.from_numpy(scipy.linalg.solve(A.numpy(), b.numpy(), assume_a="sym", check_finite=False))
-        return torch.linalg.solve(A, b)
-    except (np.linalg.LinAlgError, RuntimeError):
-        return None
-
-
-def kta(mom: Moments) -> float:
-    """Kernel-target alignment, eq. (7), from the h x h moments."""
-    num = float(torch.dot(mom.zy, mom.zy))
-    den = float(torch.linalg.matrix_norm(mom.gram, "fro")) * mom.yy
-    return num / den if den > 0 else float("nan")
-
-
-def readout_mse(Z: Tensor, a_hat: Tensor, y: Tensor) -> float:
-    """(1/m) ||Z a_hat - y||^2: the product in Z's dtype, the residual sum in float64."""
-    r = torch.mv(Z, a_hat.to(Z.dtype)).to(torch.float64) - y.to(torch.float64)
-    return float(torch.dot(r, r)) / r.numel()
+__all__ = ["Moments", "kta", "moments", "outputs", "readout_mse", "ridge_solve"]

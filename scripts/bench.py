@@ -5,6 +5,8 @@
     .venv/bin/python scripts/bench.py --case b --device cuda
     .venv/bin/python scripts/bench.py --spectral      # also one probe's spectral analysis
     .venv/bin/python scripts/bench.py --repeats 3     # median of 3 runs per case (noisy machines)
+    .venv/bin/python scripts/bench.py --alignment     # the alignment probe against a step (alone,
+                                                      # unless cases are named with --case)
 
 Cases (each in a fresh subprocess, so peak memory is per case):
   a  the default run (the paper's main setting: n=2000, d=1000, h=1500, 10 FB-Adam steps,
@@ -223,6 +225,58 @@ def spectral_case(h: int, d: int, n: int = 2000, repeats: int = 3) -> Dict[str, 
     }
 
 
+ALIGNMENT_SIZE = (750, 1000, 1250)  # n, d, h: seed 001's notebook
+
+
+def alignment_case(repeats: int = 9) -> Dict[str, object]:
+    """The alignment probe (htsweep.probes.alignment, every metric) against one training step
+    at the notebook's size (n=750, d=1000, h=1250; spiked inputs, sigmoid, GD, rows
+    normalised), CPU, float32.  Step and probe are timed alternately (``repeats`` times each,
+    medians), so a drift of the shared machine's speed hits both.  ``probe`` uses the loop's
+    gradient at W_t (every probe step but the last); ``probe, own G`` computes G itself (the
+    last step); ``+ grad_spectrum`` adds every singular value of G (grad_eff_rank)."""
+    import statistics
+
+    import torch
+
+    from htsweep.config import make_spec
+    from htsweep.loop import apply_update, build_run, gradient
+    from htsweep.probes import ProbeView
+    from htsweep.probes.alignment import AlignmentProbe
+    from htsweep.probes.base import ESD_CACHE
+    from htsweep.probes.spectrum import SpectrumProbe
+
+    n, d, h = ALIGNMENT_SIZE
+    cfg = make_spec(["data=spiked", f"data.n={n}", f"data.d={d}", f"model.h={h}", "model.activation=sigmoid",
+                     "optimizer=gd", "lr=10000", "weight_norm=rows", "probe.alignment=true", "device=cpu"])  # fmt: skip
+    built = build_run(cfg, torch.device("cpu"), torch.float32)
+    state, dyn, train = built.initial, built.dynamics, built.data.train
+
+    def train_step() -> None:
+        nonlocal state
+        state = apply_update(state, gradient(state, dyn, train), dyn)
+
+    train_step()
+    grads = gradient(state, dyn, train).grads
+    view = ProbeView(step=1, params=state.params, update=None, setup=built.setup, grads=grads)
+    view.cache[(ESD_CACHE, "W")] = SpectrumProbe(built.setup)(view).esd["W"]  # as in a run
+    probe = AlignmentProbe(built.setup)
+    full = AlignmentProbe(type(built.setup)(**{**built.setup.__dict__, "probe": type(cfg.probe)(**{**cfg.probe.__dict__, "grad_spectrum": True})}))
+    own = ProbeView(step=1, params=state.params, update=None, setup=built.setup, grads=None, cache=view.cache)
+    probe(view), full(view)  # G_0 and the BBP constants: once per run
+    times: Dict[str, list] = {"step": [], "probe": [], "probe, own G": [], "+ grad_spectrum": []}
+    snapshot = {k: v.clone() for k, v in state.params.items()}
+    for _ in range(repeats):
+        for key, fn in (("step", train_step), ("probe", lambda: probe(view)), ("probe, own G", lambda: probe(own)),
+                        ("+ grad_spectrum", lambda: full(view))):  # fmt: skip
+            t = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - t)
+        state.params.update({k: v.clone() for k, v in snapshot.items()})  # the probes see one state
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {"n": n, "d": d, "h": h, **{f"{k}_s": v for k, v in med.items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=sorted(CASES), action="append")
@@ -235,9 +289,12 @@ def main() -> None:
     parser.add_argument(
         "--spectral", action="store_true", help="also time one probe's spectral analysis (CPU)"
     )
+    parser.add_argument(
+        "--alignment", action="store_true", help="also time the alignment probe against a training step (CPU)"
+    )
     parser.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    cases = args.case or sorted(CASES)
+    cases = args.case or ([] if args.alignment else sorted(CASES))
     if args._child:
         print(json.dumps(run_case(cases[0], args.device, args.repeats)))
         return
@@ -254,7 +311,8 @@ def main() -> None:
         )
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     head = f"{'case':<26}{'device':<28}{'wall s':>8}{'peak MiB':>10}{'GFLOP':>9}{'GFLOP/s':>9}{'GEMM GFLOP/s':>14}{'ratio':>7}"
-    print(head)
+    if results:
+        print(head)
     for r in results:
         print(
             f"{r['label']:<26}{r['device'][:27]:<28}{r['wall_s']:>8.2f}{r['peak_mib']:>10.0f}"
@@ -285,6 +343,13 @@ def main() -> None:
             "  its float64 Gram + one tridiagonal reduction (all eigenvalues, top-k vectors).\n"
             "  estimators: Hill, KS (all candidates), MP fit, norms, phase and spikes on the eigenvalues."
         )
+    if args.alignment:
+        r = alignment_case()
+        results.append(r)
+        step = r["step_s"]
+        print(f"\nalignment probe, CPU, n={r['n']} d={r['d']} h={r['h']} (median seconds; x one training step)")
+        for key in ("step", "probe", "probe, own G", "+ grad_spectrum"):
+            print(f"  {key:<18}{r[key + '_s']:>8.4f}{r[key + '_s'] / step:>8.2f}x")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=2)

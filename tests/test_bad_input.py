@@ -28,6 +28,7 @@ BAD = [
     (["probe.feature_scale=all"], "probe.feature_scale: Invalid value 'all', expected one of [paper, paper_code, both]"),
     (["probe.randomize=maybe"], "probe.randomize: Value 'maybe' is not a valid bool"),
     (["probe.delta_esd=sometimes"], "probe.delta_esd: Value 'sometimes' is not a valid bool"),
+    (["readout.method=foo"], "readout.method: Invalid value 'foo', expected one of [auto, ridge, logistic, squared_hinge, pinv]"),
     # ranges
     (["lr=-1"], "lr: must be > 0, got -1.0"),
     (["lr=0"], "lr: must be > 0, got 0.0"),
@@ -60,19 +61,26 @@ BAD = [
     # unknown groups, options and keys
     (["optimizer=sgd"], "optimizer: unknown option 'sgd'; allowed: adam, gd"),
     (["model=vgg"], "model: unknown option 'vgg'; allowed: two_layer"),
-    (["data=mnist"], "data: unknown option 'mnist'; allowed: single_index"),
-    (["loss=bce"], "loss: unknown option 'bce'; allowed: mse"),
-    (["weight_norm=rows"], "weight_norm: unknown option 'rows'; allowed: frobenius, none"),
+    (["data=mnist"], "data: unknown option 'mnist'; allowed: multi_index, single_index, spiked, spiked_cov"),
+    (["loss=mae"], "loss: unknown option 'mae'; allowed: bce, hinge, mse"),
+    (["weight_norm=columns"], "weight_norm: unknown option 'columns'; allowed: frobenius, none, rows, sigma_rows"),
     (["noise=levy"], "noise: unknown option 'levy'; allowed: none"),
     (["activation=swish"], "activation: unknown option 'swish'"),
     (["+experiment=nosuch"], "experiment: unknown option 'nosuch'"),
     (["nosuchkey=1"], "nosuchkey: Key 'nosuchkey' not in 'Config'"),
     (["+foo=1"], "foo: unknown key: no schema defines it"),
     (["data.foo=1"], "data.foo: Key 'foo' not in 'SingleIndexConfig'"),
-    (["optimizer=gd", "+optimizer.beta1=0.9"], "optimizer.beta1: unknown key for optimizer=gd; its keys: name"),
+    (["optimizer=gd", "+optimizer.beta1=0.9"], "optimizer.beta1: unknown key for optimizer=gd; its keys: lr_scaling, name"),
     # contradictory options
     (["optimizer.name=gd"], "optimizer.name: is 'gd' but the selected option is 'adam'; choose an option with optimizer=gd"),
     (["+experiment=fig5"], "experiment: fig5 is a sweep over optimizer, lr, seed; add -m to run it"),
+    (["loss=bce"], "data.teacher: bernoulli labels need one teacher link with values in [0, 1] (sigmoid); got softplus"),
+    (["loss=hinge", "readout.method=logistic"],
+     "readout.method: logistic needs labels in [0, 1] (loss=bce, or data.labels=soft or bernoulli); got labels=sign "
+     "with loss=hinge; allowed here: auto, ridge, squared_hinge, pinv"),
+    (["data=spiked", "readout.method=squared_hinge"],
+     "readout.method: squared_hinge needs sign labels (loss=hinge, or data.labels=sign); got labels=real with loss=mse; "
+     "allowed here: auto, ridge, pinv"),
     # probe.at lists
     (["probe.at=[-1]"], "probe.at: steps must be >= 0, got [-1]"),
     (["probe.at=[100]"], "probe.at: steps must be <= steps=10, got [100]"),

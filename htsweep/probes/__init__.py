@@ -1,9 +1,11 @@
 """Probes: one module per measurement, registered here in the order they run.
 
 ``readout`` (eq. 6-7), ``spectrum`` (the ESD of each analysed matrix and its relation to the
-last update), ``update`` (norms of W_t - W_0 and of M_{t-1}) and two opt-in controls,
+last update), ``update`` (norms of W_t - W_0 and of M_{t-1}), two opt-in controls,
 ``randomize`` (the ESD of an element-shuffled W, ``probe.randomize``) and ``delta_esd`` (the
-ESD of W_t - W_0, ``probe.delta_esd``).  To add a probe: write
+ESD of W_t - W_0, ``probe.delta_esd``), ``alignment`` (gradient anatomy and alignment metrics
+under structured inputs, BBP predictions; seed 001) and ``subspace`` (top-r singular vectors
+and saved weights for cross-run comparisons).  To add a probe: write
 ``htsweep/probes/<name>.py`` with a class returning :class:`ProbeOutput` and a
 ``build(setup) -> Probe | Skipped`` that states when it does not apply; add it to
 :data:`PROBES`; document its columns in the README.
@@ -17,7 +19,7 @@ from typing import Any, Callable, Dict, List, Tuple
 
 from torch import Tensor
 
-from htsweep.probes import delta_esd, randomize, readout, spectrum, update
+from htsweep.probes import alignment, delta_esd, randomize, readout, spectrum, subspace, update
 from htsweep.records.schema import PROBE_COLUMNS
 from htsweep.probes.base import ESD_CACHE, Built, Probe, ProbeOutput, ProbeSetup, ProbeView, Row, Skipped
 
@@ -27,6 +29,8 @@ PROBES: Dict[str, Callable[[ProbeSetup], Built]] = {
     "update": update.build,
     "randomize": randomize.build,
     "delta_esd": delta_esd.build,
+    "alignment": alignment.build,
+    "subspace": subspace.build,
 }
 
 

@@ -1,11 +1,16 @@
-"""The stage-2 readout probe: ridge losses and kernel-target alignment, eq. (6)-(7).
+"""The stage-2 readout probe: the readout's losses and 0-1 error, and kernel-target alignment (eq. 7).
 
-The ridge readout a_hat is fitted on the hold-out features Z (rows sigma(c W x_i) / sqrt(h)),
-its hold-out MSE is ``train_loss`` and its test-set MSE ``test_loss``; ``kta`` is eq. (7) from
-the same h x h moments (htsweep.readout).  ``probe.feature_scale=both`` adds the same three
-under the public code's feature scale as ``train_loss_paper_code``, ``test_loss_paper_code`` and
-``kta_paper_code`` (README, the erratum), so one training run answers both.  Skipped when the
-model has no hidden-feature map or the run asks for none (``probe.readout=false``).
+The readout a_hat (htsweep.readouts; ``readout.method``, ``auto`` = the training loss's own:
+ridge for mse, eq. 6; logistic for bce; squared hinge for hinge) is fitted on the hold-out
+features Z (rows sigma(c W x_i) / sqrt(h)).  ``train_loss`` / ``test_loss`` are the training
+loss's mean of its outputs f = Z a_hat on the hold-out / test split (the MSE for mse runs, the
+log-loss for bce, the hinge max(0, 1 - y f) for hinge, whatever the method).  A classification
+loss adds ``train_error`` / ``test_error``, the 0-1 error of f (sign(f) against sign labels,
+1[f > 0] against 1[y > 1/2] for labels in [0, 1]); other runs leave them NaN.  ``kta`` is eq. (7)
+from the hold-out's h x h moments.  ``probe.feature_scale=both`` adds every column under the
+public code's feature scale with a ``_paper_code`` suffix (README, the erratum), so one
+training run answers both.  Skipped when the model has no hidden-feature map or the run asks for
+none (``probe.readout=false``).
 """
 
 from __future__ import annotations
@@ -13,7 +18,12 @@ from __future__ import annotations
 import math
 from typing import Dict, Optional
 
-from htsweep import readout
+import torch
+from torch import Tensor
+
+from htsweep import readouts
+from htsweep.data import labels as label_kinds
+from htsweep.losses import MSE
 from htsweep.probes.base import Built, ProbeOutput, ProbeSetup, ProbeView, Skipped
 from htsweep.records.schema import PAPER_CODE_SUFFIX
 
@@ -35,22 +45,32 @@ class ReadoutProbe:
     def __init__(self, setup: ProbeSetup) -> None:
         self.reg_lambda = setup.readout.reg_lambda
         self.scales = feature_scales(setup)
+        self.loss = setup.loss if setup.loss is not None else MSE()
+        self.method = readouts.resolve(setup.readout.method, self.loss.name)
+        self.labels = label_kinds.natural(self.loss.name)  # the labels a classification loss takes
+
+    def _scores(self, f: Tensor, y: Tensor, split: str) -> Dict[str, float]:
+        """The training loss's mean of outputs f (float64) on one split, and its 0-1 error for
+        a classification loss."""
+        y64 = y.to(torch.float64)
+        out = {f"{split}_loss": float(self.loss.mean(f, y64))}
+        if self.loss.classification:
+            out[f"{split}_error"] = readouts.zero_one_error(f, y64, self.labels)
+        return out
 
     def _fit(self, view: ProbeView, scale: float) -> Dict[str, float]:
-        """Eq. (6)-(7) at one feature scale: ridge on the hold-out features, its hold-out and
-        test MSE, and the KTA of the same h x h moments."""
+        """The readout at one feature scale: fitted on the hold-out features, its losses (and
+        0-1 errors) on the hold-out and test splits, and the KTA of the hold-out moments."""
         model, data = view.setup.model, view.setup.data
         Z = model.features(view.params, data.holdout.X, scale)
-        mom = readout.moments(Z, data.holdout.y)
-        a_hat = readout.ridge_solve(mom, self.reg_lambda)
-        train_loss = readout.readout_mse(Z, a_hat, data.holdout.y)
+        mom = readouts.moments(Z, data.holdout.y)
+        a_hat = readouts.fit(self.method, Z, data.holdout.y, self.reg_lambda, mom)
+        values = self._scores(readouts.outputs(Z, a_hat), data.holdout.y, "train")
         del Z
         Z_test = model.features(view.params, data.test.X, scale)
-        return {
-            "train_loss": train_loss,
-            "test_loss": readout.readout_mse(Z_test, a_hat, data.test.y),
-            "kta": readout.kta(mom),
-        }
+        values.update(self._scores(readouts.outputs(Z_test, a_hat), data.test.y, "test"))
+        values["kta"] = readouts.kta(mom)
+        return values
 
     def __call__(self, view: ProbeView) -> ProbeOutput:
         values: Dict[str, float] = {}

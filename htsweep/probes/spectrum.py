@@ -28,7 +28,6 @@ from htsweep.spectral import (
     ThinSVD,
     esd_report,
     singular_vector_overlaps,
-    spectrum,
     spectrum_and_top_svd,
     spectrum_from_svd,
     tail_comparison,
@@ -38,6 +37,7 @@ from htsweep.spectral import (
 )
 
 UPDATE_TOP_SV = "update_top_sv"  # cache key (layer) -> ||M_{t-1}||_2 from its top-k triplets
+TOP_SVD = "top_svd"  # cache key (layer) -> W_t's leading singular triplets (ThinSVD, float64)
 
 
 def top_block(svd: ThinSVD, k: int) -> ThinSVD:
@@ -73,6 +73,7 @@ class SpectrumProbe:
         else:  # the summaries need only the top-k triplets
             spec, sW = spectrum_and_top_svd(W, k)
             sM = top_svd(M, k)
+        view.cache[(TOP_SVD, layer)] = sW
         ov = singular_vector_overlaps(W, M, k=k, full=False, svd_W=top_block(sW, k), svd_M=top_block(sM, k))
         row: Row = dict(ov.as_row("overlap"))
         row.update(update_spectrum(None, M, beta, svd_M=sM).as_row(""))
@@ -85,7 +86,9 @@ class SpectrumProbe:
         if M is not None and self.cfg.overlaps.value != "none":
             spec, row = self._with_update(view, layer, W, M, beta, out)
         else:
-            spec, row = spectrum(W), {}
+            spec, sW = spectrum_and_top_svd(W, 1)  # what spectrum(W) computes, keeping v1's triplet
+            view.cache[(TOP_SVD, layer)] = sW
+            row = {}
         eigs = spec.eigs.cpu()  # N numbers: the fits run on the CPU whatever the device
         rows, cols = int(W.shape[-2]), int(W.shape[-1])
         report = esd_report(eigs, rows, cols, self.cfg.phase)

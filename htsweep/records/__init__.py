@@ -2,6 +2,7 @@
 config helpers that produce it (:mod:`.io`)."""
 
 from htsweep.records.io import (
+    array_key,
     atomic_write,
     check_outputs,
     config_hash,
@@ -11,12 +12,16 @@ from htsweep.records.io import (
     flatten,
     metrics_table,
     package_versions,
+    parse_array_key,
     read_record,
+    write_arrays,
     write_json,
     write_overlaps,
     write_table,
 )
 from htsweep.records.schema import (
+    ALIGNMENT_COLUMNS,
+    ARRAYS_FILE,
     CHECKPOINT_FILE,
     CLAIM_FILE,
     CLAIM_STALE_AFTER_S,
@@ -39,6 +44,8 @@ from htsweep.records.schema import (
 )
 
 __all__ = [
+    "ALIGNMENT_COLUMNS",
+    "ARRAYS_FILE",
     "CHECKPOINT_FILE",
     "CLAIM_FILE",
     "CLAIM_STALE_AFTER_S",
@@ -58,6 +65,7 @@ __all__ = [
     "RunRecord",
     "Status",
     "UNHASHED_KEYS",
+    "array_key",
     "atomic_write",
     "check_outputs",
     "config_hash",
@@ -67,7 +75,9 @@ __all__ = [
     "flatten",
     "metrics_table",
     "package_versions",
+    "parse_array_key",
     "read_record",
+    "write_arrays",
     "write_json",
     "write_overlaps",
     "write_table",

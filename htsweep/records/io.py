@@ -240,3 +240,28 @@ def write_overlaps(overlaps: Mapping[Tuple[int, str], Tuple[Any, Any]], path: Pa
             np.savez_compressed(fh, **arrays)
 
     atomic_write(path, _write)
+
+
+def array_key(kind: str, layer: str, step: int) -> str:
+    """Name of one array in arrays.npz: ``<kind>/<layer>/<step>``."""
+    return f"{kind}/{layer}/{step}"
+
+
+def parse_array_key(key: str) -> Tuple[str, str, int]:
+    """(kind, layer, step) of an arrays.npz name (:func:`array_key`)."""
+    kind, rest = key.split("/", 1)
+    layer, step = rest.rsplit("/", 1)
+    return kind, layer, int(step)
+
+
+def write_arrays(arrays: Mapping[Tuple[int, str, str], Any], path: Path) -> None:
+    """Atomically write named arrays ((step, kind, layer) -> ndarray: top-r singular subspaces,
+    saved weights) as an uncompressed .npz under :func:`array_key` (float data does not
+    compress)."""
+    named = {array_key(kind, layer, step): np.asarray(a) for (step, kind, layer), a in sorted(arrays.items())}
+
+    def _write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **named)
+
+    atomic_write(path, _write)

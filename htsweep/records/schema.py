@@ -47,6 +47,7 @@ METRICS_FILE = "metrics.parquet"
 ESD_FILE = "esd.parquet"
 RUN_FILE = "run.json"
 OVERLAPS_FILE = "overlaps.npz"
+ARRAYS_FILE = "arrays.npz"  # named arrays per (kind, layer, step): htsweep.probes.subspace
 CHECKPOINT_FILE = "checkpoint.pt"
 CLAIM_FILE = "claim.json"  # held while a run is in progress (htsweep.resume.Claim)
 # A claim whose heartbeat (every 30 s) is older than this is stale: its process is gone.
@@ -65,6 +66,8 @@ PROBE_COLUMNS = (
     "train_loss",
     "test_loss",
     "kta",
+    "train_error",  # the readout's 0-1 error (classification losses; NaN for mse)
+    "test_error",
     "sim_w_beta",
     "pl_alpha_hill",
     "pl_alpha_hill_xmin",
@@ -86,13 +89,46 @@ PROBE_COLUMNS = (
     "matrix_cols",
     "mp_sigma2",
 )
+# Columns of the alignment probe (htsweep.probes.alignment; README, Structured inputs), on the
+# rows of the two-layer model's W when the probe runs.
+ALIGNMENT_COLUMNS = (
+    "grad_norm",
+    "grad_s2_s1",
+    "grad_s3_s1",
+    "grad_eff_rank",
+    "grad_data_align",
+    "grad_residue_align",
+    "grad_residue_align_full",
+    "grad_label_align",
+    "grad_init_align",
+    "decomp_s1",
+    "decomp_s1p",
+    "decomp_s2",
+    "decomp_e",
+    "decomp_s1_e",
+    "decomp_s1p_e",
+    "decomp_s2_e",
+    "decomp_err",
+    "energy",
+    "w_q_align",
+    "w_eff_rank",
+    "bbp_theta",
+    "bbp_theta_c",
+    "bbp_lambda_max_pred",
+    "bbp_overlap_pred",
+    "bbp_lr_c",
+    "net_test_loss",
+    "net_train_error",
+    "net_test_error",
+)
 # Columns the training loop adds to each row.
 LOOP_COLUMNS = ("lr_t", "stage1_loss", "elapsed_s")
 METRIC_COLUMNS = (*PROBE_COLUMNS, *LOOP_COLUMNS)
 # Metric columns that differ between two identical runs.
 NONDETERMINISTIC_COLUMNS = ("elapsed_s",)
 # Suffix of the readout columns under the public code's feature scale when a run records both
-# scalings (probe.feature_scale=both): train_loss_paper_code, test_loss_paper_code, kta_paper_code.
+# scalings (probe.feature_scale=both): train_loss_paper_code, test_loss_paper_code, kta_paper_code
+# (and train_error_paper_code, test_error_paper_code for a classification loss).
 PAPER_CODE_SUFFIX = "_paper_code"
 
 # Columns renamed by the redesign of version 0.2 (old name -> new name).  Old run folders

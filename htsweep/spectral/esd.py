@@ -58,9 +58,9 @@ class ThinSVD:
         return torch.flip(self.S, [0]).square()
 
 
-def _small_gram(A: Tensor) -> tuple[Tensor, bool]:
-    """(Gram of the smaller side in float64, True if it is A^T A)."""
-    A64 = A.to(torch.float64)
+def _small_gram(A: Tensor, dtype: torch.dtype = torch.float64) -> tuple[Tensor, bool]:
+    """(Gram of the smaller side in ``dtype``, True if it is A^T A)."""
+    A64 = A.to(dtype)
     if A.shape[1] <= A.shape[0]:
         return gram(A64), True
     return gram(A64.t().contiguous()), False
@@ -95,7 +95,8 @@ def top_eigh(G: Tensor, k: int) -> tuple[Tensor, Tensor]:
 
 def eigvalsh_and_top_eigh(G: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
     """All eigenvalues of the symmetric G (ascending) and its k largest eigenpairs (values
-    descending, vectors n x k) from *one* tridiagonal reduction.
+    descending, vectors n x k) from *one* tridiagonal reduction, in G's precision (float32 or
+    float64; returned as float64).
 
     On the CPU: LAPACK ?sytrd reduces G = Q T Q^T (the only O(n^3) stage); ?sterf gives every
     eigenvalue of T; ?stebz + ?stein the k top eigenvectors z of T; ?ormqr applies the
@@ -106,25 +107,28 @@ def eigvalsh_and_top_eigh(G: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
     k = min(k, n)
     if G.device.type != "cpu" or n < 3:  # (n < 3: no reflectors to apply)
         vals, vecs = torch.linalg.eigh(G)
+        vals, vecs = vals.to(torch.float64), vecs.to(torch.float64)
         return vals, torch.flip(vals[n - k :], [0]), torch.flip(vecs[:, n - k :], [1])
     A = G.numpy()
-    lwork = int(lapack.dsytrd_lwork(n, lower=1)[0])
+    sytrd, sytrd_lwork, ormqr = lapack.get_lapack_funcs(("sytrd", "sytrd_lwork", "ormqr"), (A,))
+    lwork = int(sytrd_lwork(n, lower=1)[0])
     # lower=1: Q = H(1) ... H(n-1), the vector of H(i) below the sub-diagonal of column i, so
     # Q = diag(1, Q') with Q' the QR-form product of the reflectors in c[1:, :n-1] (?ormtr).
-    c, diag, off, tau, info = lapack.dsytrd(A, lower=1, lwork=max(lwork, 1))
+    c, diag, off, tau, info = sytrd(A, lower=1, lwork=max(lwork, 1))
     if info != 0:
         raise np.linalg.LinAlgError(f"?sytrd failed (info={info})")
+    diag, off = diag.astype(np.float64), off.astype(np.float64)
     vals = scipy.linalg.eigvalsh_tridiagonal(diag, off, lapack_driver="sterf", check_finite=False)
     _, z = scipy.linalg.eigh_tridiagonal(
         diag, off, select="i", select_range=(n - k, n - 1), check_finite=False
     )
-    z = np.asfortranarray(z)
-    qz, _, info = lapack.dormqr("L", "N", c[1:, : n - 1], tau[: n - 1], z[1:], max(64 * k, 1))
+    z = np.asfortranarray(z.astype(A.dtype))
+    qz, _, info = ormqr("L", "N", c[1:, : n - 1], tau[: n - 1], z[1:], max(64 * k, 1))
     if info != 0:
         raise np.linalg.LinAlgError(f"?ormqr failed (info={info})")
     z[1:] = qz
     vals_t = torch.from_numpy(np.ascontiguousarray(vals))
-    vecs = torch.from_numpy(z[:, ::-1].copy())
+    vecs = torch.from_numpy(z[:, ::-1].astype(np.float64))
     return vals_t, torch.flip(vals_t[n - k :], [0]), vecs
 
 
@@ -176,11 +180,12 @@ def top_svd(A: Tensor, k: int) -> ThinSVD:
     return _svd_from_gram_eigh(A, evals, evecs, right, max(A.shape))
 
 
-def spectrum_and_top_svd(W: Tensor, k: int) -> tuple[Spectrum, ThinSVD]:
+def spectrum_and_top_svd(W: Tensor, k: int, dtype: torch.dtype = torch.float64) -> tuple[Spectrum, ThinSVD]:
     """The ESD of W^T W (all eigenvalues, ascending, float64) and W's k leading singular
-    triplets, from one float64 Gram matrix and one tridiagonal reduction
-    (:func:`eigvalsh_and_top_eigh`)."""
-    gram_, right = _small_gram(W)
+    triplets, from one Gram matrix and one tridiagonal reduction
+    (:func:`eigvalsh_and_top_eigh`), both in ``dtype`` (float64 for the ESD of W; float32
+    trades ~1e-7 lambda_max of absolute accuracy for half the time)."""
+    gram_, right = _small_gram(W, dtype)
     eigs, evals, evecs = eigvalsh_and_top_eigh(gram_, k)
     svd = _svd_from_gram_eigh(W, evals, evecs, right, max(W.shape))
     return Spectrum(eigs=eigs.clamp_min(0.0), v1=svd.V[:, 0]), svd

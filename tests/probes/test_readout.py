@@ -1,16 +1,23 @@
-"""The readout probe: eq. (6)-(7) on the hold-out features; its skip rule."""
+"""The readout probe: eq. (6)-(7) on the hold-out features; the readout of each training loss
+(logistic for bce, squared hinge for hinge), its losses and 0-1 errors; its skip rule."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import pytest
 import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
 
-from htsweep.loop import build_run
+from htsweep.loop import build_run, run
 from htsweep.probes import ProbeView, build_probes
 from htsweep.probes.readout import ReadoutProbe
+from htsweep.records import PROBE_COLUMNS
 from tests.helpers import small_spec
+
+SPIKED = ("data=spiked", "data.n=200", "data.n_test=100", "data.d=40", "model.h=30")
 
 
 def _built(*overrides):
@@ -61,3 +68,86 @@ def test_disabled_readout_is_skipped_and_says_why():
     probes = build_probes(_built("probe.readout=false").setup)
     assert "readout" not in probes.names
     assert probes.skipped["readout"] == "disabled (probe.readout=false)"
+
+
+def _probe(built):
+    view = ProbeView(step=0, params=built.initial.params, update=None, setup=built.setup)
+    return ReadoutProbe(built.setup)(view).step_values
+
+
+def _features(built):
+    model, data, params = built.dynamics.model, built.data, built.initial.params
+    Z, Zt = (model.features(params, s.X).numpy() for s in (data.holdout, data.test))
+    return Z, data.holdout.y.numpy(), Zt, data.test.y.numpy()
+
+
+def test_hinge_run_fits_the_squared_hinge_readout_and_reports_hinge_losses_and_errors():
+    built = _built(*SPIKED, "loss=hinge")
+    v = _probe(built)
+    Z, y, Zt, yt = _features(built)
+    n, h = Z.shape
+    svc = LinearSVC(loss="squared_hinge", C=h / (2 * 0.01 * n), fit_intercept=False, dual=False, tol=1e-12,
+                    max_iter=100000).fit(Z, y)  # fmt: skip
+    a = svc.coef_[0]
+    for split, (Zs, ys) in {"train": (Z, y), "test": (Zt, yt)}.items():
+        f = Zs @ a
+        assert math.isclose(v[f"{split}_loss"], np.mean(np.maximum(0.0, 1.0 - ys * f)), rel_tol=1e-6)
+        assert np.min(np.abs(f)) > 1e-6  # so the reference's rounding flips no sign
+        assert v[f"{split}_error"] == np.mean(np.sign(f) != ys)
+    assert 0.0 <= v["train_error"] <= v["test_error"] <= 1.0
+
+
+def test_bce_run_fits_the_logistic_readout_and_reports_log_loss_and_errors():
+    built = _built(*SPIKED, "loss=bce")
+    v = _probe(built)
+    Z, y, Zt, yt = _features(built)
+    n, h = Z.shape
+    a = LogisticRegression(C=h / (2 * 0.01 * n), fit_intercept=False, tol=1e-12, max_iter=10000,
+                           solver="newton-cg").fit(Z, y).coef_[0]  # fmt: skip
+    for split, (Zs, ys) in {"train": (Z, y), "test": (Zt, yt)}.items():
+        f = Zs @ a
+        assert math.isclose(v[f"{split}_loss"], np.mean(np.logaddexp(0.0, f) - ys * f), rel_tol=1e-6)
+        assert np.min(np.abs(f)) > 1e-6
+        assert v[f"{split}_error"] == np.mean((f > 0) != (ys > 0.5))
+
+
+def test_ridge_on_sign_labels_is_scored_by_the_hinge_loss():
+    built = _built(*SPIKED, "loss=hinge", "readout.method=ridge")
+    v = _probe(built)
+    Z, y, Zt, yt = _features(built)
+    n, h = Z.shape
+    a = np.linalg.solve(Z.T @ Z + 0.01 * n / h * np.eye(h), Z.T @ y)  # eq. (6) on the +-1 labels
+    f = Zt @ a
+    assert math.isclose(v["test_loss"], np.mean(np.maximum(0.0, 1.0 - yt * f)), rel_tol=1e-10)
+    assert v["test_error"] == np.mean(np.sign(f) != yt)
+    assert v["kta"] == _probe(_built(*SPIKED, "loss=hinge"))["kta"]  # KTA does not depend on the method
+
+
+def test_pinv_readout_on_an_mse_run_reports_its_mse_and_no_error():
+    built = _built("readout.method=pinv")
+    v = _probe(built)
+    Z, y, Zt, yt = _features(built)
+    a = np.linalg.pinv(Z) @ y
+    assert math.isclose(v["test_loss"], np.mean((Zt @ a - yt) ** 2), rel_tol=1e-8)
+    assert set(v) == {"train_loss", "test_loss", "kta"}
+
+
+def test_both_scales_carry_the_error_columns_of_a_classification_run():
+    v = _probe(_built(*SPIKED, "loss=hinge", "probe.feature_scale=both"))
+    base = ("train_loss", "train_error", "test_loss", "test_error", "kta")
+    assert set(v) == {*base, *(f"{k}_paper_code" for k in base)}
+
+
+@pytest.mark.parametrize("loss,finite", [("hinge", True), ("mse", False)])
+def test_run_rows_carry_the_error_columns(loss, finite):
+    """Through the training loop: every row has train_error / test_error, the readout's 0-1 error
+    (recomputed here from the state at step 0) for a classification loss, NaN for mse."""
+    spec = small_spec(*SPIKED, f"loss={loss}", "steps=2")
+    rows = run(spec).log.rows
+    assert all(set(PROBE_COLUMNS) <= set(r) for r in rows)
+    errors = np.array([[r["train_error"], r["test_error"]] for r in rows])
+    if not finite:
+        assert np.isnan(errors).all()
+        return
+    assert np.isfinite(errors).all() and ((errors >= 0) & (errors <= 1)).all()
+    assert rows[0]["test_error"] == _probe(_built(*SPIKED, "loss=hinge", "steps=2"))["test_error"]
