@@ -36,7 +36,9 @@ SHRINK = {
 SINGLE_RUN = {"fig4", "fig27", "table5"}  # experiments of one run (no grid)
 # The columns each figure kind plots: its data must hold finite values of them.
 PLOTTED = {"lr_sweep": ("mean",), "loss_curves": ("mean",), "update_norms": ("mean",), "esd": ("density",),
-           "esd_grid": ("density",), "esd_truncated": ("density",), "spike_track": ("eigenvalue", "esd_spike_gap"), "scale_compare": ("mean",)}  # fmt: skip
+           "esd_grid": ("density",), "esd_truncated": ("density",), "spike_track": ("eigenvalue", "esd_spike_gap"), "scale_compare": ("mean",),
+           "grad_anatomy": ("mean",), "alignment_curves": ("mean",), "subspace_angles": ("mean_angle_deg",),
+           "bbp": ("lambda_max_mean", "lambda_max_pred", "sim_w_beta_mean", "overlap_pred", "lr_c"), "normalisation": ("mean",)}  # fmt: skip
 
 
 def test_every_experiment_names_its_figures_and_has_a_header():

@@ -11,7 +11,7 @@ import torch
 
 from htsweep.activations import Activation
 from htsweep.device import TORCH_DTYPES
-from htsweep.loop import build_run, run, step
+from htsweep.loop import apply_update, build_run, run, step
 from htsweep.models.two_layer import Parametrisation
 from htsweep.records import Status
 from tests.helpers import small_spec
@@ -153,7 +153,7 @@ def test_a_probe_error_on_a_finite_state_is_a_failure_not_divergence(monkeypatch
     def broken(*args, **kwargs):
         raise FloatingPointError("a numeric bug in a probe")
 
-    monkeypatch.setattr(readout_probe.readout, "ridge_solve", broken)
+    monkeypatch.setattr(readout_probe.readouts, "ridge_solve", broken)
     with pytest.raises(FloatingPointError, match="numeric bug"):
         run(small_spec("steps=1"))
 
@@ -162,3 +162,29 @@ def test_float32_is_the_default_dtype_and_data_move_with_it():
     spec = small_spec("dtype=float32")
     built = build_run(spec, torch.device("cpu"), TORCH_DTYPES[spec.dtype.value])
     assert built.initial.params["W"].dtype == torch.float32 and built.data.train.X.dtype == torch.float32
+
+
+def test_inverse_gamma_lr_scaling_divides_the_step_by_the_notebooks_gamma():
+    """optimizer.lr_scaling=inverse_gamma: W <- W - (lr / gamma) G with gamma = g sqrt(h), the
+    notebook's output scale (1 under ntk, 1/sqrt(h) under mf), seed 001's ``lr / gamma``."""
+    from htsweep.loop import build_run, gradient
+
+    for scale, gamma in (("ntk", 1.0), ("mf", 1 / math.sqrt(90)), ("0.01", 0.01 * math.sqrt(90))):
+        built = build_run(small_spec("optimizer=gd", "lr=2", "optimizer.lr_scaling=inverse_gamma", f"model.output_scale={scale}"),
+                          torch.device("cpu"), torch.float64)  # fmt: skip
+        state = built.initial
+        W0 = state.params["W"].clone()
+        G = gradient(state, built.dynamics, built.data.train).grads["W"].clone()
+        new = apply_update(state, gradient(state, built.dynamics, built.data.train), built.dynamics)
+        assert new.lr == pytest.approx(2 / gamma, rel=1e-14)
+        assert torch.allclose(new.params["W"], W0 - (2 / gamma) * G, rtol=1e-13, atol=1e-13)
+
+
+def test_row_constraints_start_on_the_sphere():
+    """weight_norm=rows projects W_0 as well (the notebook's rows start on the unit sphere)."""
+    from htsweep.loop import build_run
+
+    built = build_run(small_spec("weight_norm=rows"), torch.device("cpu"), torch.float64)
+    norms = torch.linalg.vector_norm(built.initial.params["W"], dim=1)
+    assert torch.allclose(norms, torch.full_like(norms, math.sqrt(60)), rtol=1e-14)
+    assert torch.equal(built.setup.params0["W"], built.initial.params["W"])  # W_0 of the probes too

@@ -13,6 +13,11 @@ Each kind is one module exporting ``draw(tables, out_dir, **kw) -> DataFrame`` (
 * ``spike_track``  Fig. 27: top eigenvalues and the spike gap against step (:mod:`.spike_track`).
 * ``esd_diagnostics`` WeightWatcher's five layer plots per run and step (:mod:`.esd_diagnostics`).
 * ``scale_compare`` the published code's readout scaling vs the equations (:mod:`.scale_compare`).
+* ``grad_anatomy`` seed 001: the gradient at init, alignments and S1 / S1' / S2 / E norms vs nu (:mod:`.grad_anatomy`).
+* ``alignment_curves`` seed 001: losses, gradient and weight alignments vs step (:mod:`.alignment_curves`).
+* ``subspace_angles`` seed 001: principal angles between paired runs' subspaces vs step (:mod:`.subspace_angles`).
+* ``bbp``          one GD step: lambda_max and sim(W, beta) vs eta against the BBP predictions (:mod:`.bbp`).
+* ``normalisation`` seed 003: sim(W, beta) at the final step vs n per weight normalisation (:mod:`.normalisation`).
 
 Each kind's ``draw`` is also this package's attribute of the kind's name
 (``htsweep.figures.lr_sweep(tables, out_dir)``); import a kind's module by its path
@@ -35,14 +40,19 @@ import pandas as pd
 import yaml
 
 import htsweep
+from htsweep.figures import alignment_curves as _alignment_curves
+from htsweep.figures import bbp as _bbp
 from htsweep.figures import esd as _esd
 from htsweep.figures import esd_diagnostics as _esd_diagnostics
 from htsweep.figures import esd_grid as _esd_grid
 from htsweep.figures import esd_truncated as _esd_truncated
+from htsweep.figures import grad_anatomy as _grad_anatomy
 from htsweep.figures import loss_curves as _loss_curves
 from htsweep.figures import lr_sweep as _lr_sweep
+from htsweep.figures import normalisation as _normalisation
 from htsweep.figures import scale_compare as _scale_compare
 from htsweep.figures import spike_track as _spike_track
+from htsweep.figures import subspace_angles as _subspace_angles
 from htsweep.figures import update_norms as _update_norms
 from htsweep.figures._cells import histogram, powerlaw_density, representative_runs
 from htsweep.figures.style import DATA_EXTENSION, EXTENSIONS, caption, save, series_label
@@ -72,8 +82,11 @@ class Kind:
 
 
 FIGURES: Dict[str, Kind] = {
-    m.NAME: Kind(m.NAME, m.draw, m.applies, m.DOC, getattr(m, "AUTO", True)) for m in (_lr_sweep, _esd, _esd_truncated, _esd_grid, _loss_curves, _update_norms, _spike_track, _esd_diagnostics, _scale_compare)
-}
+    m.NAME: Kind(m.NAME, m.draw, m.applies, m.DOC, getattr(m, "AUTO", True)) for m in (
+        _lr_sweep, _esd, _esd_truncated, _esd_grid, _loss_curves, _update_norms, _spike_track, _esd_diagnostics, _scale_compare,
+        _grad_anatomy, _alignment_curves, _subspace_angles, _bbp, _normalisation,
+    )
+}  # fmt: skip
 KINDS = tuple(FIGURES)
 
 lr_sweep = _lr_sweep.draw
@@ -85,6 +98,11 @@ esd_diagnostics = _esd_diagnostics.draw
 loss_curves = _loss_curves.draw
 update_norms = _update_norms.draw
 scale_compare = _scale_compare.draw
+grad_anatomy = _grad_anatomy.draw
+alignment_curves = _alignment_curves.draw
+subspace_angles = _subspace_angles.draw
+bbp = _bbp.draw
+normalisation = _normalisation.draw
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,6 +252,8 @@ def draw_all(tables: SweepTables, kinds: Optional[Sequence[str]], out_dir: Path)
 
 __all__ = [
     "ALL",
+    "alignment_curves",
+    "bbp",
     "DATA_EXTENSION",
     "EXTENSIONS",
     "EsdSource",
@@ -251,12 +271,14 @@ __all__ = [
     "draw_all",
     "esd",
     "esd_grid",
+    "grad_anatomy",
     "experiment_figures",
     "experiment_names",
     "histogram",
     "linear_fit",
     "listed_figures",
     "loss_curves",
+    "normalisation",
     "lr_sweep",
     "powerlaw_density",
     "representative_runs",
@@ -265,5 +287,6 @@ __all__ = [
     "save",
     "scale_compare",
     "series_label",
+    "subspace_angles",
     "update_norms",
 ]

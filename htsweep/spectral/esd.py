@@ -128,7 +128,7 @@ def eigvalsh_and_top_eigh(G: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
         raise np.linalg.LinAlgError(f"?ormqr failed (info={info})")
     z[1:] = qz
     vals_t = torch.from_numpy(np.ascontiguousarray(vals))
-    vecs = torch.from_numpy(z[:, ::-1].astype(np.float64))
+    vecs = torch.from_numpy(np.array(z[:, ::-1], dtype=np.float64, order="C", copy=True))
     return vals_t, torch.flip(vals_t[n - k :], [0]), vecs
 
 

@@ -10,8 +10,8 @@ import torch
 from htsweep.activations import Activation, value, value_and_grad
 from htsweep.data.base import Split
 from htsweep.data.single_index import SingleIndexConfig, make
-from htsweep.losses import MSE
-from htsweep.models.two_layer import Parametrisation, TwoLayer, TwoLayerConfig
+from htsweep.losses import BCE, MSE, Hinge
+from htsweep.models.two_layer import AInit, Parametrisation, TwoLayer, TwoLayerConfig
 
 
 def _problem(act=Activation.tanh, param=Parametrisation.ntk, n=80, d=20, h=30, seed=3):
@@ -36,6 +36,62 @@ def test_gradient_matches_autograd(act, param):
     assert torch.allclose(loss, ref.detach(), rtol=1e-12, atol=0)
     assert torch.allclose(grads["W"], Wp.grad, rtol=1e-10, atol=1e-13)
     assert set(grads) == set(model.trained) == {"W"}
+
+
+LOSSES = {"mse": MSE(), "bce": BCE(), "hinge": Hinge()}
+TARGETS = {"mse": "real", "bce": "soft", "hinge": "sign"}
+
+
+def _labels(y: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "soft":
+        return torch.sigmoid(y)
+    if kind == "sign":
+        return torch.where(y > y.median(), 1.0, -1.0).to(y.dtype)
+    return y
+
+
+@pytest.mark.parametrize("act", list(Activation))
+@pytest.mark.parametrize("loss_name", sorted(LOSSES))
+@pytest.mark.parametrize("scale", ["ntk", "mf", "0.07"])
+def test_gradient_matches_autograd_for_every_loss_and_output_scale(act, loss_name, scale):
+    """The closed form G = (c g / n) diag(a) [l' 1^T o sigma'(c X W^T)]^T X against autograd on
+    f = g a^T sigma(c W x), for every activation x loss x output scale g (1/sqrt(h), 1/h, 0.07)."""
+    model, params, split = _problem(act)
+    model = TwoLayer(TwoLayerConfig(h=model.h, activation=act, output_scale=scale), model.d)
+    y = _labels(split.y, TARGETS[loss_name])
+    split = Split(split.X, y)
+    loss = LOSSES[loss_name]
+    value_, grads = model.loss_and_grad(params, split, loss)
+    g = {"ntk": 1 / math.sqrt(model.h), "mf": 1 / model.h}.get(scale) or float(scale)
+    Wp = params["W"].clone().requires_grad_(True)
+    f = value(act, (split.X @ Wp.T) * model.preact_scale) @ params["a"] * g
+    ref = loss.value(f, y).mean()
+    ref.backward()
+    assert torch.allclose(value_, ref.detach(), rtol=1e-12, atol=0)
+    assert torch.allclose(grads["W"], Wp.grad, rtol=1e-10, atol=1e-13)
+
+
+def test_paper_code_applies_gamma_twice_and_draws_a_from_minus_one_and_zero():
+    """Seed 001 as committed: f = gamma^2 a_nb^T s(W_nb x) (network_forward multiplies by gamma
+    twice) with a_nb in {-1/sqrt(h), 0}: here a in {-1, 0} and g = gamma^2 / sqrt(h)."""
+    h, d = 64, 16
+    mf = TwoLayer(TwoLayerConfig(h=h, output_scale="mf", paper_code=True), d)
+    assert mf.gamma == pytest.approx(1 / math.sqrt(h)) and mf.out_scale == pytest.approx(h**-1.5)
+    ntk = TwoLayer(TwoLayerConfig(h=h, paper_code=True), d)
+    assert ntk.out_scale == pytest.approx(1 / math.sqrt(h))  # gamma = 1: twice is once
+    a = ntk.init(0)["a"]
+    assert set(a.unique().tolist()) == {-1.0, 0.0} and 20 < int((a == 0).sum()) < 44
+    rad = TwoLayer(TwoLayerConfig(h=h, a_init=AInit.rademacher), d).init(0)["a"]
+    assert set(rad.unique().tolist()) == {-1.0, 1.0}
+    assert torch.equal(TwoLayer(TwoLayerConfig(h=h), d).init(0)["W"], ntk.init(0)["W"])  # W_0 unchanged
+
+
+def test_output_scale_must_be_positive():
+    from htsweep.errors import ConfigError
+
+    for bad in ("0", "-1", "inf", "ntkk"):
+        with pytest.raises(ConfigError, match="model.output_scale"):
+            TwoLayerConfig(output_scale=bad)
 
 
 def test_gradient_is_minus_twice_eq8():

@@ -12,16 +12,24 @@ from htsweep.records import PROBE_COLUMNS
 from tests.helpers import small_spec
 
 
-OPT_IN = {"randomize": "disabled (probe.randomize=false)", "delta_esd": "disabled (probe.delta_esd=false)"}
+OPT_IN = {
+    "randomize": "disabled (probe.randomize=false)",
+    "delta_esd": "disabled (probe.delta_esd=false)",
+    "alignment": "off by default for inputs without a spike (probe.alignment=true turns it on)",
+    "subspace": "disabled (probe.subspace_r=0 and probe.save_weights_every=0)",
+}
 
 
 def test_every_probe_runs_by_default_in_registry_order():
     built = build_run(small_spec(), torch.device("cpu"), torch.float64)
-    assert list(PROBES) == ["readout", "spectrum", "update", "randomize", "delta_esd"]
+    assert list(PROBES) == ["readout", "spectrum", "update", "randomize", "delta_esd", "alignment", "subspace"]
     assert built.probes.names == ["readout", "spectrum", "update"]
     assert built.probes.skipped == OPT_IN  # the opt-in controls, off by default
-    both = build_run(small_spec("probe.randomize=true", "probe.delta_esd=true"), torch.device("cpu"), torch.float64)
+    every = ("probe.randomize=true", "probe.delta_esd=true", "probe.alignment=true", "probe.subspace_r=2")
+    both = build_run(small_spec(*every), torch.device("cpu"), torch.float64)
     assert both.probes.names == list(PROBES) and both.probes.skipped == {}
+    spiked = build_run(small_spec("data=spiked", "data.n=50", "data.d=20", "model.h=30"), torch.device("cpu"), torch.float64)
+    assert "alignment" in spiked.probes.names  # on by default for spiked inputs
 
 
 def test_measure_merges_into_one_row_per_layer_with_every_probe_column():
