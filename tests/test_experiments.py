@@ -32,6 +32,8 @@ SHRINK = {
     "fig22": {"seed": "1", "lr": "0.01,1,2000"},
     "fig23": {"seed": "1", "lr": "0.01,1,2000"},
     "fig7": {"seed": "1"},
+    "mh_normalisation": {"seed": "0", "data.n": "250,4000"},
+    "grad_anatomy": {"data.nu": "0,0.75"},
 }
 SINGLE_RUN = {"fig4", "fig27", "table5"}  # experiments of one run (no grid)
 # The columns each figure kind plots: its data must hold finite values of them.
@@ -68,8 +70,8 @@ def test_smoke_experiment_runs_and_aggregates_into_its_figures(name, tmp_path):
     sweep = tmp_path / name
     cmd = [sys.executable, "-m", "htsweep.train", "-m", f"+experiment={name}", "smoke=true",
            "progress=false", "device=cpu", f"hydra.sweep.dir={sweep}"]  # fmt: skip
-    for key, values in SHRINK.get(name, {}).items():
-        cmd.append(f"hydra.sweeper.params.{key}='{values}'")
+    for key, values in SHRINK.get(name, {}).items():  # a dotted key: a command-line sweep, which wins
+        cmd.append(f"{key}={values}" if "." in key else f"hydra.sweeper.params.{key}='{values}'")
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     statuses = [json.loads(p.read_text())["status"] for p in sweep.glob("*/run.json")]

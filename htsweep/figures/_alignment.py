@@ -37,6 +37,8 @@ METRIC_LABELS: Dict[str, str] = {
     "energy": r"$\|WQ\|_F / \|W\|_F$",
     "w_q_align": r"$|\langle v_1(W), q\rangle|$",
     "sim_w_beta": r"$|\langle v_1(W), \beta\rangle|$",
+    "sim_w_beta_sigma": r"$|\langle v_1(W\Sigma^{1/2}), \Sigma^{1/2}\beta\rangle|$",
+    "test_loss": "readout test loss",
     "grad_norm": r"$\|G\|_2$",
     "decomp_s1": r"$\|S_1\|_2$",
     "decomp_s1p": r"$\|S_1'\|_2$",

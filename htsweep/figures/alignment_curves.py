@@ -146,7 +146,8 @@ def draw(
                 for v, ls in dashes.items()
             ]
         fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4))
-        style.suptitle(fig, tables, "mean $\\pm$ std over seeds" if _several_seeds(long) else "", layer_note(tables, layer))
+        seeds = "mean $\\pm$ std over seeds" if _several_seeds(long) else ""
+        style.suptitle(fig, tables, seeds, layer_note(tables, layer))
         style.save(fig, long, out_dir, name)
     return long
 

@@ -101,7 +101,8 @@ def plotted_data(tables: SweepTables, layer: Optional[str]) -> pd.DataFrame:
     data["mp_lambda_plus"] = data["series"].map(step_rows.groupby("series")["mp_lambda_plus"].median())
     data["lr_c"] = data["series"].map({s: threshold(g) for s, g in summary.groupby("series")})
     cols = ["series", "lr", "step", *others, "lambda_max_mean", "lambda_max_std", "lambda_max_count", "lambda_max_pred",
-            "mp_lambda_plus", "sim_w_beta_mean", "sim_w_beta_std", "sim_w_beta_count", "overlap_pred", "theta", "theta_c", "lr_c"]  # fmt: skip
+            "mp_lambda_plus", "sim_w_beta_mean", "sim_w_beta_std", "sim_w_beta_count", "overlap_pred", "theta",
+            "theta_c", "lr_c"]  # fmt: skip
     data = data[cols].sort_values(["series", "lr"], kind="stable").reset_index(drop=True)
     if not np.isfinite(data["lambda_max_mean"].to_numpy(float)).any():
         raise ValueError(f"{NAME}: no measured lambda_max at step {STEP}")
@@ -132,7 +133,8 @@ def draw(tables: SweepTables, out_dir: Path, *, layer: Optional[str] = None, nam
                 d = data[data["series"] == s]
                 c = colors[s]
                 std = d[f"{measured}_std"].fillna(0.0)
-                ax.errorbar(d["lr"], d[f"{measured}_mean"], yerr=std if (std > 0).any() else None, ls="none", marker="o", ms=4, color=c, capsize=2)
+                yerr = std if (std > 0).any() else None
+                ax.errorbar(d["lr"], d[f"{measured}_mean"], yerr=yerr, ls="none", marker="o", ms=4, color=c, capsize=2)
                 ax.plot(d["lr"], d[predicted], color=c, lw=1.5)
                 lr_c = d["lr_c"].iloc[0]
                 if np.isfinite(lr_c):
@@ -146,7 +148,9 @@ def draw(tables: SweepTables, out_dir: Path, *, layer: Optional[str] = None, nam
                 ax.set_yscale("log")
             ax.set_xlabel(r"learning rate $\eta$")
             ax.set_ylabel(ylabel)
-        handles = [mpl.lines.Line2D([], [], color=colors[s], marker="o", ls="none", label=s) for s in series] if len(series) > 1 else []
+        handles = []
+        if len(series) > 1:
+            handles += [mpl.lines.Line2D([], [], color=colors[s], marker="o", ls="none", label=s) for s in series]
         handles += [
             mpl.lines.Line2D([], [], color="0.3", marker="o", ls="none", label="measured (step 1)"),
             mpl.lines.Line2D([], [], color="0.3", lw=1.5, label="BBP prediction"),
@@ -156,6 +160,7 @@ def draw(tables: SweepTables, out_dir: Path, *, layer: Optional[str] = None, nam
         fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4))
         lr_cs = [f"{v:.3g}" for v in data.drop_duplicates("series")["lr_c"] if np.isfinite(v)]
         note = rf"$\eta_c$ = {', '.join(lr_cs)}" if lr_cs else ""
-        style.suptitle(fig, tables, f"one GD step: measured vs rank-one BBP prediction; {note}".rstrip("; "), layer_note(tables, layer))
+        heading = f"one GD step: measured vs rank-one BBP prediction; {note}".rstrip("; ")
+        style.suptitle(fig, tables, heading, layer_note(tables, layer))
         style.save(fig, data, out_dir, name)
     return data

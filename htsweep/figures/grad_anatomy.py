@@ -131,7 +131,10 @@ def draw(
                 a.set_xlabel(r"$\nu$" if i == len(rows) - 1 else "")
         handles = [mpl.lines.Line2D([], [], color=colors[s], label=s) for s in series]
         handles += [mpl.lines.Line2D([], [], color="0.3", ls=ls, label=al.METRIC_LABELS[m]) for m, ls in ALIGNMENTS]
-        handles += [mpl.lines.Line2D([], [], color=c, marker="s", ms=3, label=al.METRIC_LABELS[m]) for m, c in zip(NORMS, _NORM_COLORS)]
+        handles += [
+            mpl.lines.Line2D([], [], color=c, marker="s", ms=3, label=al.METRIC_LABELS[m])
+            for m, c in zip(NORMS, _NORM_COLORS)
+        ]
         fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5))
         style.suptitle(fig, tables, f"gradient anatomy at step {step}, mean over seeds", layer_note(tables, layer))
         style.save(fig, long, out_dir, name)

@@ -1,13 +1,21 @@
 """Weight normalisation against the sample size (seed 003, ``conf/experiment/mh_normalisation.yaml``):
-sim(W, beta) = |<v1(W), beta>| (``sim_w_beta``) at each run's final step against the number of
-training samples n (``data.n``, log x), one line per weight normalisation
-(``weight_norm.name``: e.g. ``rows``, each row of W on the sphere, and ``sigma_rows``), one
-panel per ``data.r`` (when it varies), mean +- std over seeds.  Any other varied grid column
-joins the line labels.
+at each run's final step, against the number of training samples n (``data.n``, log x), one
+line per weight normalisation (``weight_norm.name``: ``rows``, each row of W on the sphere, and
+``sigma_rows``, on the Sigma-sphere), mean +- std over seeds:
 
-Plotted data (the CSV): one row per (panel, series, n) with a finite mean: ``panel`` (its
-label), ``series`` (the line's label), ``data.n``, ``step`` (the final step), the grid
-columns, ``mean``, ``std``, ``count`` (of ``sim_w_beta`` over seeds).
+* row 1: sim(W, beta) = |<v1(W), beta>| (``sim_w_beta``), the Euclidean overlap the issue asks
+  for;
+* row 2: the same in the inputs' geometry, |<v1(W Sigma^(1/2)), Sigma^(1/2) beta>| normalised
+  (``sim_w_beta_sigma``: under a spiked Sigma the Euclidean v1(W) follows the high-variance
+  direction, and Sigma-normalised rows along the spike are shorter by sqrt(1 + kappa));
+* row 3: the readout's test loss (``test_loss``);
+
+(rows whose metric has no values are left out), one column of panels per ``data.r`` (when it
+varies).  Any other varied grid column joins the line labels.
+
+Plotted data (the CSV): one row per (metric, panel, series, n) with a finite mean: ``metric``,
+``panel`` (its label), ``series`` (the line's label), ``data.n``, ``step`` (the final step),
+the grid columns, ``mean``, ``std``, ``count`` (over seeds).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ X = "data.n"
 HUE = "weight_norm.name"
 PANEL = "data.r"
 METRIC = "sim_w_beta"
+METRICS = (METRIC, "sim_w_beta_sigma", "test_loss")
 
 
 def applies(tables: SweepTables) -> Optional[str]:
@@ -43,7 +52,9 @@ def applies(tables: SweepTables) -> Optional[str]:
     return None
 
 
-def plotted_data(tables: SweepTables, layer: Optional[str], step: Optional[int] = None, panel: str = PANEL) -> pd.DataFrame:
+def plotted_data(
+    tables: SweepTables, layer: Optional[str], step: Optional[int] = None, panel: str = PANEL
+) -> pd.DataFrame:
     """The table of the module docstring (panels per ``panel`` when it varies), sorted by
     panel, series and n."""
     grid = list(tables.grid)
@@ -52,12 +63,14 @@ def plotted_data(tables: SweepTables, layer: Optional[str], step: Optional[int] 
     series_cols = [HUE] + [c for c in grid if c not in (X, HUE, panel)]
     rows = al.with_series(rows, [c for c in series_cols if c in grid])
     rows["panel"] = [al.label(r, panel_cols) for _, r in rows.iterrows()] if panel_cols else "all runs"
-    long = al.long_stats(rows, ["panel", "series", X, "step", *[c for c in grid if c != X]], (METRIC,))
-    if long.empty:
+    long = al.long_stats(rows, ["panel", "series", X, "step", *[c for c in grid if c != X]], METRICS)
+    if long.empty or METRIC not in set(long["metric"]):
         raise ValueError(f"{NAME}: no finite {METRIC} at the final step")
-    long = long.drop(columns="metric")
-    sort = [*panel_cols, HUE, *[c for c in series_cols if c != HUE and c in grid], X]
-    return long.sort_values(sort, kind="stable").reset_index(drop=True)
+    long["metric"] = pd.Categorical(long["metric"], categories=list(METRICS), ordered=True)
+    sort = ["metric", *panel_cols, HUE, *[c for c in series_cols if c != HUE and c in grid], X]
+    long = long.sort_values(sort, kind="stable").reset_index(drop=True)
+    long["metric"] = long["metric"].astype(str)
+    return long
 
 
 def _order(data: pd.DataFrame, column: str, by: List[str]) -> List[str]:
@@ -81,26 +94,26 @@ def draw(
     data = plotted_data(tables, layer, step, panel)
     grid = list(tables.grid)
     panels = _order(data, "panel", [panel] if panel in grid else [])
+    metrics = [m for m in METRICS if m in set(data["metric"])]
     series = _order(data, "series", [c for c in grid if c not in (X, panel)])
     colors = dict(zip(series, style.palette(len(series))))
-    ncols = min(len(panels), 3)
     with style.style():
-        fig, axes = style.new_figure(math.ceil(len(panels) / ncols), ncols, 4.0, 3.2)
-        for ax, label in zip(axes.flat, panels):
-            for s in series:
-                d = data[(data["panel"] == label) & (data["series"] == s)]
-                if d.empty:
-                    continue
-                std = d["std"].fillna(0.0)
-                ax.plot(d[X], d["mean"], marker="o", ms=4, color=colors[s])
-                ax.fill_between(d[X], d["mean"] - std, d["mean"] + std, color=colors[s], alpha=0.2, lw=0)
-            ax.set_xscale("log")
-            ax.set_xlabel(r"training samples $n$")
-            ax.set_ylabel(al.METRIC_LABELS[METRIC] if ax is axes.flat[0] else "")
-            if len(panels) > 1:
-                ax.set_title(label, fontsize=11)
-        for ax in list(axes.flat)[len(panels):]:
-            ax.set_visible(False)
+        fig, axes = style.new_figure(len(metrics), len(panels), 4.0, 3.2)
+        for i, metric in enumerate(metrics):
+            for j, label in enumerate(panels):
+                ax = axes[i, j]
+                for s in series:
+                    d = data[(data["metric"] == metric) & (data["panel"] == label) & (data["series"] == s)]
+                    if d.empty:
+                        continue
+                    std = d["std"].fillna(0.0)
+                    ax.plot(d[X], d["mean"], marker="o", ms=4, color=colors[s])
+                    ax.fill_between(d[X], d["mean"] - std, d["mean"] + std, color=colors[s], alpha=0.2, lw=0)
+                ax.set_xscale("log")
+                ax.set_xlabel(r"training samples $n$" if i == len(metrics) - 1 else "")
+                ax.set_ylabel(al.METRIC_LABELS.get(metric, metric) if j == 0 else "")
+                if len(panels) > 1 and i == 0:
+                    ax.set_title(label, fontsize=11)
         handles = [mpl.lines.Line2D([], [], color=colors[s], marker="o", label=s) for s in series]
         fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4))
         at = "the final step" if step is None else f"step {step}"

@@ -57,7 +57,8 @@ SUBSPACE = "subspace"  # arrays.npz kinds (htsweep.probes.subspace)
 WEIGHTS = "weights"
 TOP_R = "top_r"
 COLUMN_SPACE = "column_space"
-COLUMNS = ("pair", "column", "value_a", "value_b", "run_a", "run_b", "kind", "r", "step", "mean_angle_deg", "max_angle_deg")
+PAIR_COLUMNS = ("pair", "column", "value_a", "value_b", "run_a", "run_b")
+COLUMNS = (*PAIR_COLUMNS, "kind", "r", "step", "mean_angle_deg", "max_angle_deg")
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,8 @@ def pairs_of(tables: SweepTables, column: str, runs: Optional[Sequence[str]] = N
         rest = al.label(ra, label_cols)
         if several_seeds:
             rest = ", ".join(t for t in (rest, f"seed={ra['seed']}" if "seed" in ra else "") if t)
-        out.append(Pair(column, values[0], values[1], str(ra["run_dir"]), str(b.iloc[0]["run_dir"]), f"{text}: {rest}" if rest else text))
+        label = f"{text}: {rest}" if rest else text
+        out.append(Pair(column, values[0], values[1], str(ra["run_dir"]), str(b.iloc[0]["run_dir"]), label))
     return out
 
 
@@ -207,7 +209,7 @@ def applies(tables: SweepTables) -> Optional[str]:
     folders = run_folders(tables)
     if not folders:
         return "no run folder with arrays.npz (probe.subspace_r > 0)"
-    column, pairs = choose_pairs(tables, folders, choose_layer(tables))
+    _, pairs = choose_pairs(tables, folders, choose_layer(tables))
     if not pairs:
         return "no pair of runs with stored subspaces differing in one two-valued grid column"
     return None
@@ -220,7 +222,12 @@ def applies(tables: SweepTables) -> Optional[str]:
 def pair_angles(pair: Pair, folders: Dict[str, Path], layer: Optional[str], ranks: Sequence[int]) -> List[dict]:
     """The rows of :data:`COLUMNS` of one pair."""
     fa, fb = folders[pair.run_a], folders[pair.run_b]
-    base = {"pair": pair.label, "column": pair.column, "value_a": pair.value_a, "value_b": pair.value_b, "run_a": pair.run_a, "run_b": pair.run_b}
+    base = dict(zip(PAIR_COLUMNS, (pair.label, pair.column, pair.value_a, pair.value_b, pair.run_a, pair.run_b)))
+
+    def row(kind: str, r: int, step: int, angles: np.ndarray) -> dict:
+        deg = np.degrees(angles)
+        stats = {"mean_angle_deg": float(deg.mean()), "max_angle_deg": float(deg.max())}
+        return {**base, "kind": kind, "r": r, "step": step, **stats}
     rows = []
     for kind, stored in ((TOP_R, SUBSPACE), (COLUMN_SPACE, WEIGHTS)):
         sa, sb = array_steps(fa, stored, layer), array_steps(fb, stored, layer)
@@ -236,11 +243,10 @@ def pair_angles(pair: Pair, folders: Dict[str, Path], layer: Optional[str], rank
             if kind == TOP_R:
                 for k in ranks:
                     if k <= min(A.shape[1], B.shape[1]):
-                        ang = np.degrees(principal_angles(A[:, :k], B[:, :k]))
-                        rows.append({**base, "kind": kind, "r": k, "step": t, "mean_angle_deg": float(ang.mean()), "max_angle_deg": float(ang.max())})
+                        rows.append(row(kind, k, t, principal_angles(A[:, :k], B[:, :k])))
             else:
-                ang = np.degrees(principal_angles(A, B))
-                rows.append({**base, "kind": kind, "r": len(ang), "step": t, "mean_angle_deg": float(ang.mean()), "max_angle_deg": float(ang.max())})
+                angles = principal_angles(A, B)
+                rows.append(row(kind, len(angles), t, angles))
     return rows
 
 
@@ -257,13 +263,16 @@ def plotted_data(
         raise ValueError(f"{NAME}: no run folder with {ARRAYS_FILE} (probe.subspace_r > 0; sweep_dir=...)")
     column, pairs = choose_pairs(tables, folders, layer, column)
     if not pairs:
-        raise ValueError(f"{NAME}: no pair of runs with stored subspaces differing only in {column or 'a two-valued grid column'}")
+        what = column or "a two-valued grid column"
+        raise ValueError(f"{NAME}: no pair of runs with stored subspaces differing only in {what}")
     rows = [row for p in pairs for row in pair_angles(p, folders, layer, ranks)]
     if not rows:
         raise ValueError(f"{NAME}: the paired runs share no step with stored subspaces")
     data = pd.DataFrame(rows, columns=list(COLUMNS))
     order = {"pair": {p.label: i for i, p in enumerate(pairs)}, "kind": {TOP_R: 0, COLUMN_SPACE: 1}}
-    data = data.sort_values(["pair", "kind", "r", "step"], kind="stable", key=lambda s: s.map(order[s.name]) if s.name in order else s)
+    data = data.sort_values(
+        ["pair", "kind", "r", "step"], kind="stable", key=lambda s: s.map(order[s.name]) if s.name in order else s
+    )
     return data.reset_index(drop=True)
 
 
@@ -289,7 +298,10 @@ def draw(
     one = len(pairs) == 1
     panels: List[Tuple[str, pd.DataFrame]] = []
     if not top.empty:
-        panels += [("top-$r$ right singular subspaces", top)] if one else [(f"top-{k} right singular subspace", top[top["r"] == k]) for k in ks]
+        if one:
+            panels.append(("top-$r$ right singular subspaces", top))
+        else:
+            panels += [(f"top-{k} right singular subspace", top[top["r"] == k]) for k in ks]
     if not cols.empty:
         panels.append(("notebook parity: column spaces of $W$", cols))
     pair_colors = dict(zip(pairs, style.palette(len(pairs))))
@@ -309,14 +321,17 @@ def draw(
         if one:
             handles = [mpl.lines.Line2D([], [], color=k_colors[k], marker=".", label=f"$r={k}$") for k in ks]
             if not cols.empty:
-                handles.append(mpl.lines.Line2D([], [], color="0.2", marker=".", label=f"column space (dim {int(cols['r'].iloc[0])})"))
+                dim = int(cols["r"].iloc[0])
+                handles.append(mpl.lines.Line2D([], [], color="0.2", marker=".", label=f"column space (dim {dim})"))
             heading = pairs[0]
         else:
             handles = [mpl.lines.Line2D([], [], color=pair_colors[p], label=p.split(": ", 1)[-1]) for p in pairs]
             first = data.iloc[0]
-            heading = f"pairs: {style.fmt_value(first['column'], first['value_a'])} vs {style.fmt_value(first['column'], first['value_b'])}"
+            a, b = (style.fmt_value(first["column"], first[v]) for v in ("value_a", "value_b"))
+            heading = f"pairs: {a} vs {b}"
         longest = max(len(h.get_label()) for h in handles)
-        fig.legend(handles=handles, loc="outside lower center", ncols=max(1, min(len(handles), len(panels) * 60 // max(longest, 1), 4)))
+        ncols = max(1, min(len(handles), len(panels) * 60 // max(longest, 1), 4))  # long labels: fewer columns
+        fig.legend(handles=handles, loc="outside lower center", ncols=ncols)
         style.suptitle(fig, tables, heading, layer_note(tables, layer))
         style.save(fig, data, out_dir, name)
     return data

@@ -34,7 +34,10 @@ run's dtype, one tridiagonal reduction for all singular values and the top three
 
 **Weights**: ``energy`` = ||W Q||_F / ||W||_F with Q an orthonormal basis of span(X^T y, q) (the
 notebook's "proportion in rank 2 subspace"; a random row scores sqrt(2/d)), ``w_q_align`` |<v1(W), q>| (|<v1(W), beta>| is the spectrum probe's ``sim_w_beta``),
-``w_eff_rank``.  The notebook's code builds the basis from X_B^T y instead (quirk Q4 of the
+``w_eff_rank``; ``sim_w_beta_sigma`` the same overlap in the inputs' geometry,
+|<v1(W Sigma^(1/2)), Sigma^(1/2) beta>| normalised (:meth:`AlignmentProbe.sigma_overlap`; seed
+003: under a spiked Sigma the Euclidean v1(W) follows the high-variance direction, and under
+``weight_norm=sigma_rows`` rows along the spike shrink by sqrt(1 + kappa)).  The notebook's code builds the basis from X_B^T y instead (quirk Q4 of the
 notes); X^T y - X_B^T y = zeta (z^T y) q lies in span(q), so both spans are the same plane and
 the two energies are equal.
 
@@ -274,6 +277,26 @@ class AlignmentProbe:
             "grad_init_align": cosine(v1, v10),
         }
 
+    def sigma_overlap(self, W: Tensor) -> float:
+        """|<v1(W L), L^T beta>| / ||L^T beta|| with L L^T = Sigma: sim(W, beta) in the geometry
+        of the inputs, where a neuron's relevant overlap is w^T Sigma beta / (||w||_Sigma
+        ||beta||_Sigma) (seed 003).  For Sigma = D + zeta^2 q q^T, L = D^(1/2) (I + c p p^T) with
+        p = D^(-1/2) q / ||D^(-1/2) q|| and c = sqrt(1 + zeta^2 ||D^(-1/2) q||^2) - 1, so W L costs
+        O(h d); v1 by Lanczos.  NaN without a teacher."""
+        if self.beta is None:
+            return math.nan
+        root = self.bulk_var.sqrt()
+        WL, bL = W * root, self.beta * root
+        if self.q is not None:
+            p = self.q / root
+            norm_p = float(torch.linalg.vector_norm(p))
+            p = p / norm_p
+            c = math.sqrt(1.0 + (self.zeta * norm_p) ** 2) - 1.0
+            WL = WL + c * torch.outer(WL @ p, p)
+            bL = bL + c * torch.dot(p, bL) * p
+        _, V = lanczos_svd(WL, 1, tol=1e-6)
+        return cosine(V[:, 0].to(W.dtype), bL)
+
     def _weights(self, view: ProbeView, W: Tensor) -> Row:
         svd = view.cache.get((TOP_SVD, LAYER))
         eigs = view.cache.get((ESD_CACHE, LAYER))
@@ -285,6 +308,7 @@ class AlignmentProbe:
         return {
             "energy": float(torch.linalg.matrix_norm(W @ self.Q)) / norm_w,
             "w_q_align": cosine(v1, self.q),
+            "sim_w_beta_sigma": self.sigma_overlap(W),
             "w_eff_rank": effective_rank(eigs, max(W.shape), torch.finfo(torch.float64).eps),
         }
 

@@ -111,6 +111,7 @@ ALIGNMENT_COLUMNS = (
     "decomp_err",
     "energy",
     "w_q_align",
+    "sim_w_beta_sigma",
     "w_eff_rank",
     "bbp_theta",
     "bbp_theta_c",

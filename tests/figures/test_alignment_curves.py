@@ -47,7 +47,8 @@ def test_alignment_curves_of_a_real_sweep_are_its_runs_values(ntk_vs_mf: Path, t
         assert ax.get_yscale() == ("log" if metric in LOG_Y else "linear"), metric
         assert len(ax.get_lines()) == 2
     # the mean-field network fits better than the NTK one (the notebook: 0.925 vs 14.36)
-    last = data[(data["metric"] == "stage1_loss") & (data["step"] == data["step"].max())].set_index("model.output_scale")
+    loss = data[data["metric"] == "stage1_loss"]
+    last = loss[loss["step"] == loss["step"].max()].set_index("model.output_scale")
     assert last.loc["mf", "mean"] < last.loc["ntk", "mean"]
 
 
@@ -78,7 +79,8 @@ def test_alignment_curves_average_over_seeds_and_skip_absent_metrics(tmp_path: P
 
 def test_many_series_of_several_columns_get_a_line_style(tmp_path: Path) -> None:
     sweep = tmp_path / "sw"
-    grid_sweep(sweep, {"data.teacher": ["relu", "tanh"], "model.activation": ["relu", "tanh"], "lr": [0.1, 1.0]}, [1], 2, curves)
+    grid = {"data.teacher": ["relu", "tanh"], "model.activation": ["relu", "tanh"], "lr": [0.1, 1.0]}
+    grid_sweep(sweep, grid, [1], 2, curves)
     tables = tables_of(sweep)
     data = figs.alignment_curves(tables, tmp_path / "figs")
     assert data["series"].nunique() == 8

@@ -25,7 +25,7 @@ def one_step_bbp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-def test_bbp_plots_step_1_against_the_predictions_and_the_threshold(one_step_bbp: Path, tmp_path: Path, monkeypatch) -> None:
+def test_bbp_plots_step_1_against_the_predictions_and_the_threshold(one_step_bbp: Path, tmp_path: Path, monkeypatch):
     tables = tables_of(one_step_bbp)
     assert tables.grid == ["lr"] and applies(tables) is None
     out = tmp_path / "figs"

@@ -83,7 +83,8 @@ def test_principal_angles_of_a_subspace_with_itself_are_zero_and_random_ones_mat
 def hand_written(sweep: Path, esd: bool = True) -> List[Path]:
     """scale {ntk, mf} x activation {relu, sigmoid}: the relu pair stores the same arrays,
     the sigmoid pair independent random ones (top-5 vectors at steps 0-2, W at 0 and 2)."""
-    dirs = grid_sweep(sweep, {"model.output_scale": ["ntk", "mf"], "model.activation": ["relu", "sigmoid"]}, [1], 2, esd=esd)
+    grid = {"model.output_scale": ["ntk", "mf"], "model.activation": ["relu", "sigmoid"]}
+    dirs = grid_sweep(sweep, grid, [1], 2, esd=esd)
     rng = np.random.default_rng(1)
     shared = {}
     for folder, (scale, act) in zip(dirs, [("ntk", "relu"), ("ntk", "sigmoid"), ("mf", "relu"), ("mf", "sigmoid")]):
