@@ -122,6 +122,16 @@ def grad_from_value(act: Activation) -> bool:
     return act in _BACKWARD_FROM_VALUE
 
 
+def grad_from_value_copy(act: Activation, s: Tensor) -> Tensor:
+    """sigma'(z) from s = sigma(z) into a new tensor (tanh: 1 - s^2, sigmoid: s (1 - s)),
+    leaving s as it is."""
+    if act is Activation.tanh:
+        return torch.mul(s, s).neg_().add_(1.0)
+    if act is Activation.sigmoid:
+        return torch.mul(s, s).neg_().add_(s)
+    raise ValueError(f"{act.value}: sigma' is not a function of sigma")
+
+
 def scale_by_grad_from_value_(act: Activation, s: Tensor, g: Tensor) -> Tensor:
     """g * sigma'(z) computed from s = sigma(z) alone, written over s (tanh and sigmoid).
     ``g`` broadcasts against s (e.g. an (n, 1) column of per-sample residuals)."""

@@ -31,12 +31,14 @@ def gram(A: Tensor) -> Tensor:
 _LANCZOS_SEED = 20261205
 
 
-def lanczos_svd(A: Tensor, k: int, steps: int = 48, tol: float = 1e-10) -> tuple[Tensor, Tensor]:
+def lanczos_svd(
+    A: Tensor, k: int, steps: int = 48, tol: float = 1e-10, start: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
     """The k largest singular values of A (m x p) and the right singular vectors (p x k).
 
     Golub-Kahan-Lanczos bidiagonalisation with full reorthogonalisation of both Krylov bases
-    (Golub & Van Loan, Matrix Computations, 4th ed., Sec. 10.4), started from a fixed
-    pseudo-random vector and run until the top-k Ritz values change by less than ``tol``
+    (Golub & Van Loan, Matrix Computations, 4th ed., Sec. 10.4), started from ``start`` (a
+    guess of the top right singular vector: fewer steps) or a fixed pseudo-random vector, and run until the top-k Ritz values change by less than ``tol``
     (relative) or ``steps`` steps (at most min(m, p)).  Each step is two matrix-vector products
     with A in A's dtype, so k triplets of an h x d matrix cost O(steps h d): no Gram matrix, no
     dense eigensolver.  The Ritz values of the small bidiagonal matrix converge to the extreme
@@ -44,28 +46,32 @@ def lanczos_svd(A: Tensor, k: int, steps: int = 48, tol: float = 1e-10) -> tuple
     steps); a flat bulk needs more.  Returns float64 tensors on A's device."""
     m, p = A.shape
     steps = max(k + 1, min(steps, m, p))
-    gen = torch.Generator(device="cpu").manual_seed(_LANCZOS_SEED)
-    v = torch.randn(p, generator=gen, dtype=torch.float64).to(device=A.device, dtype=A.dtype)
-    V = torch.zeros(p, steps + 1, dtype=A.dtype, device=A.device)
-    U = torch.zeros(m, steps, dtype=A.dtype, device=A.device)
+    if start is not None and float(torch.linalg.vector_norm(start)) > 0:
+        v = start.to(device=A.device, dtype=A.dtype)
+    else:
+        gen = torch.Generator(device="cpu").manual_seed(_LANCZOS_SEED)
+        v = torch.randn(p, generator=gen, dtype=torch.float64).to(device=A.device, dtype=A.dtype)
+    # the Krylov bases as rows (contiguous vectors for the matrix-vector products)
+    V = torch.zeros(steps + 1, p, dtype=A.dtype, device=A.device)
+    U = torch.zeros(steps, m, dtype=A.dtype, device=A.device)
     alphas, betas = [], []
-    V[:, 0] = v / torch.linalg.vector_norm(v)
+    V[0] = v / torch.linalg.vector_norm(v)
     beta, previous, scale = 0.0, None, 0.0
     small = 10.0 * torch.finfo(A.dtype).eps * math.sqrt(max(m, p))  # relative breakdown level
     for j in range(steps):
-        u = A @ V[:, j]
+        u = torch.mv(A, V[j])
         if j:
-            u = u - beta * U[:, j - 1]
-        for _ in range(2):  # full reorthogonalisation, twice ("twice is enough")
-            u = u - U[:, :j] @ (U[:, :j].T @ u)
+            u.sub_(U[j - 1], alpha=beta)
+            for _ in range(2):  # full reorthogonalisation, twice ("twice is enough")
+                u.sub_(torch.mv(U[:j].T, torch.mv(U[:j], u)))
         alpha = float(torch.linalg.vector_norm(u))
         scale = max(scale, alpha)
         if alpha <= small * scale:  # an invariant subspace: the Ritz values are exact
             break
-        U[:, j] = u / alpha
-        w = A.T @ U[:, j] - alpha * V[:, j]
+        U[j] = u.div_(alpha)
+        w = torch.mv(A.T, U[j]).sub_(V[j], alpha=alpha)
         for _ in range(2):
-            w = w - V[:, : j + 1] @ (V[:, : j + 1].T @ w)
+            w.sub_(torch.mv(V[: j + 1].T, torch.mv(V[: j + 1], w)))
         beta = float(torch.linalg.vector_norm(w))
         alphas.append(alpha)
         betas.append(beta)
@@ -73,7 +79,7 @@ def lanczos_svd(A: Tensor, k: int, steps: int = 48, tol: float = 1e-10) -> tuple
         if beta <= small * scale:  # exhausted: B_j is square, V_{j+1} has no new direction
             betas[-1] = 0.0
             break
-        V[:, j + 1] = w / beta
+        V[j + 1] = w.div_(beta)
         if j + 1 >= k and (j + 1) % 4 == 0:
             current = _ritz_values(alphas, betas, k)
             if previous is not None and bool(((current - previous).abs() <= tol * current[0]).all()):
@@ -84,7 +90,7 @@ def lanczos_svd(A: Tensor, k: int, steps: int = 48, tol: float = 1e-10) -> tuple
     B = _bidiagonal(alphas, betas)
     _, S, Wt = torch.linalg.svd(B)  # small (j x j or j x j+1) bidiagonal: right vectors in V's basis
     kk = min(k, S.numel())
-    vecs = V[:, : B.shape[1]].to(torch.float64) @ Wt[:kk].T.to(V.device)
+    vecs = V[: B.shape[1]].T.to(torch.float64) @ Wt[:kk].T.to(V.device)
     if kk < k:  # rank below k: the missing singular values are zero (vectors left zero)
         S = torch.cat([S[:kk], torch.zeros(k - kk, dtype=S.dtype)])
         vecs = torch.cat([vecs, torch.zeros(p, k - kk, dtype=vecs.dtype, device=vecs.device)], dim=1)

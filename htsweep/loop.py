@@ -64,9 +64,13 @@ def _all_finite(tensors: Dict[str, Tensor]) -> bool:
     return all(bool(torch.isfinite(x).all()) for x in tensors.values())
 
 
-def gradient(state: TrainState, dyn: Dynamics, split: Split) -> Gradient:
-    """The training loss at W_t and its gradient for every trained parameter."""
-    loss, grads = dyn.model.loss_and_grad(state.params, split, dyn.loss)
+def gradient(state: TrainState, dyn: Dynamics, split: Split, keep: Optional[Dict[str, Tensor]] = None) -> Gradient:
+    """The training loss at W_t and its gradient for every trained parameter; ``keep`` (a dict)
+    receives the pass's intermediates for the probes (htsweep.models.two_layer)."""
+    if keep is None:
+        loss, grads = dyn.model.loss_and_grad(state.params, split, dyn.loss)
+    else:
+        loss, grads = dyn.model.loss_and_grad(state.params, split, dyn.loss, keep=keep)
     value = float(loss)
     return Gradient(value, grads, math.isfinite(value) and _all_finite(grads))
 
@@ -178,11 +182,12 @@ def build_run(spec: Config, dev: torch.device, dtype: torch.dtype) -> Run:
 
 
 def _record_probe(run: Run, state: TrainState, loss: float, log: RunLog, elapsed: float, finite: bool,
-                  grads: Optional[Params] = None) -> None:  # fmt: skip
+                  grads: Optional[Params] = None, parts: Optional[Dict[str, Tensor]] = None) -> None:  # fmt: skip
     """Measure W_t and append its rows (and eigenvalues, overlaps, subspaces) to ``log``.  A
     probe that raises FloatingPointError on a state the loop found finite is a failure, not
     divergence.  ``grads``: the gradient at W_t when the loop has it (not at the last step)."""
-    view = ProbeView(step=state.t, params=state.params, update=state.update, setup=run.setup, grads=grads)
+    view = ProbeView(step=state.t, params=state.params, update=state.update, setup=run.setup, grads=grads,
+                     parts=parts or {})  # fmt: skip
     try:
         m = measure(run.probes, view)
     except FloatingPointError:
@@ -255,15 +260,16 @@ def run(
         for t in range(start, spec.steps + 1):
             if checkpointer is not None:
                 _checkpoint(checkpointer, stop, state, start, res, clock)
-            grad = None
+            grad, parts = None, ({} if t in probe_at and built.probes.want_parts else None)
             if t < spec.steps:
-                grad = gradient(state, built.dynamics, built.data.train)
+                grad = gradient(state, built.dynamics, built.data.train, parts)
                 loss, finite = grad.loss, grad.finite
             else:  # the last step: the loss of W_T only
                 loss = float(model.loss(state.params, built.data.train, built.dynamics.loss))
                 finite = math.isfinite(loss)
             if t in probe_at:
-                _record_probe(built, state, loss, res.log, clock(), finite, None if grad is None else grad.grads)
+                _record_probe(built, state, loss, res.log, clock(), finite, None if grad is None else grad.grads, parts)
+                parts = None
             if not finite:
                 res.status, res.diverged_at = Status.diverged, t
                 return res

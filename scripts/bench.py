@@ -107,6 +107,7 @@ def run_case(case: str, device_name: str, repeats: int = 1) -> Dict[str, object]
     GEMM rate measured just before and just after it (their mean), so a machine whose speed
     drifts (a shared VM) moves both sides of the ratio together; the median run is reported."""
     import statistics
+    from typing import Dict
 
     import torch
 
@@ -233,9 +234,12 @@ def alignment_case(repeats: int = 9) -> Dict[str, object]:
     at the notebook's size (n=750, d=1000, h=1250; spiked inputs, sigmoid, GD, rows
     normalised), CPU, float32.  Step and probe are timed alternately (``repeats`` times each,
     medians), so a drift of the shared machine's speed hits both.  ``probe`` uses the loop's
-    gradient at W_t (every probe step but the last); ``probe, own G`` computes G itself (the
-    last step); ``+ grad_spectrum`` adds every singular value of G (grad_eff_rank)."""
+    gradient at W_t and the pass's intermediates r and D (every probe step but the last; the
+    extra cost of keeping them in the gradient pass is included); ``probe, own G`` computes G,
+    r and D itself (the last step); ``+ grad_spectrum`` adds every singular value of G
+    (grad_eff_rank)."""
     import statistics
+    from typing import Dict
 
     import torch
 
@@ -257,23 +261,33 @@ def alignment_case(repeats: int = 9) -> Dict[str, object]:
         state = apply_update(state, gradient(state, dyn, train), dyn)
 
     train_step()
-    grads = gradient(state, dyn, train).grads
+    parts: Dict[str, object] = {}
+    grads = gradient(state, dyn, train, parts).grads
     view = ProbeView(step=1, params=state.params, update=None, setup=built.setup, grads=grads)
     view.cache[(ESD_CACHE, "W")] = SpectrumProbe(built.setup)(view).esd["W"]  # as in a run
     probe = AlignmentProbe(built.setup)
     full = AlignmentProbe(type(built.setup)(**{**built.setup.__dict__, "probe": type(cfg.probe)(**{**cfg.probe.__dict__, "grad_spectrum": True})}))
     own = ProbeView(step=1, params=state.params, update=None, setup=built.setup, grads=None, cache=view.cache)
     probe(view), full(view)  # G_0 and the BBP constants: once per run
-    times: Dict[str, list] = {"step": [], "probe": [], "probe, own G": [], "+ grad_spectrum": []}
+
+    def with_parts(p: AlignmentProbe) -> None:  # the probe consumes D: hand it a fresh copy
+        view.parts = {"r": parts["r"], "D": parts["D"].clone()}
+        p(view)
+
+    times: Dict[str, list] = {"step": [], "keep": [], "plain": [], "probe": [], "probe, own G": [], "+ grad_spectrum": []}
     snapshot = {k: v.clone() for k, v in state.params.items()}
     for _ in range(repeats):
-        for key, fn in (("step", train_step), ("probe", lambda: probe(view)), ("probe, own G", lambda: probe(own)),
-                        ("+ grad_spectrum", lambda: full(view))):  # fmt: skip
+        for key, fn in (("step", train_step), ("keep", lambda: gradient(state, dyn, train, {})),
+                        ("plain", lambda: gradient(state, dyn, train)), ("probe", lambda: with_parts(probe)),
+                        ("probe, own G", lambda: probe(own)), ("+ grad_spectrum", lambda: with_parts(full))):  # fmt: skip
             t = time.perf_counter()
             fn()
             times[key].append(time.perf_counter() - t)
         state.params.update({k: v.clone() for k, v in snapshot.items()})  # the probes see one state
     med = {k: statistics.median(v) for k, v in times.items()}
+    extra = max(med.pop("keep") - med.pop("plain"), 0.0)  # keeping r and D in the gradient pass
+    med["probe"] += extra
+    med["+ grad_spectrum"] += extra
     return {"n": n, "d": d, "h": h, **{f"{k}_s": v for k, v in med.items()}}
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -175,23 +175,35 @@ class TwoLayer:
     def loss(self, params: Params, split: Split, loss: Loss) -> Tensor:
         return loss.mean(self.predict(params, split.X), split.y)
 
-    def loss_and_grad(self, params: Params, split: Split, loss: Loss) -> Tuple[Tensor, Params]:
+    def loss_and_grad(
+        self, params: Params, split: Split, loss: Loss, keep: Optional[Dict[str, Tensor]] = None
+    ) -> Tuple[Tensor, Params]:
         """The mean loss and G = dL/dW in closed form (module docstring), one n x h buffer for
-        tanh / sigmoid (sigma' from sigma, fused with the multiplication by l')."""
+        tanh / sigmoid (sigma' from sigma, fused with the multiplication by l').
+
+        ``keep``: a dict that receives the pass's intermediates for the probes of this step
+        (the alignment probe's decomposition): ``r`` = l' (n) and ``D`` = sigma'(c X W^T)
+        (n x h), copied before the fused kernels overwrite them, so G's arithmetic is the same
+        with or without it."""
         W, a = params["W"], params["a"]
         X, n = split.X, split.m
         g = self.out_scale
         Z = self.preactivation(W, X)
         if activations.grad_from_value(self.act):  # Z, then S, then dS in one buffer
             S = activations.value_(self.act, Z)
+            if keep is not None:
+                keep["D"] = activations.grad_from_value_copy(self.act, S)
             value, dloss = loss.mean_and_dvalue((S @ a).mul_(g), split.y)
             dS = activations.scale_by_grad_from_value_(self.act, S, dloss.unsqueeze(-1))
         else:
             S, dS = activations.value_and_grad(self.act, Z)
             value, dloss = loss.mean_and_dvalue((S @ a).mul_(g), split.y)
             del S, Z
+            if keep is not None:
+                keep["D"] = dS.clone()
             dS.mul_(dloss.unsqueeze(-1))  # l'_i sigma'(.)_ij
+        if keep is not None:
+            keep["r"] = dloss
         G = dS.mT @ X  # (h x d)
         G.mul_((a * (self.preact_scale * g / n)).unsqueeze(-1))
         return value, {"W": G}
-

@@ -1,6 +1,6 @@
 """Probes: one module per measurement, registered here in the order they run.
 
-``readout`` (eq. 6-7), ``spectrum`` (the ESD of each analysed matrix and its relation to the
+``readout`` (eq. 6-7), ``network`` (the network's own test loss and 0-1 errors), ``spectrum`` (the ESD of each analysed matrix and its relation to the
 last update), ``update`` (norms of W_t - W_0 and of M_{t-1}), two opt-in controls,
 ``randomize`` (the ESD of an element-shuffled W, ``probe.randomize``) and ``delta_esd`` (the
 ESD of W_t - W_0, ``probe.delta_esd``), ``alignment`` (gradient anatomy and alignment metrics
@@ -19,12 +19,13 @@ from typing import Any, Callable, Dict, List, Tuple
 
 from torch import Tensor
 
-from htsweep.probes import alignment, delta_esd, randomize, readout, spectrum, subspace, update
+from htsweep.probes import alignment, delta_esd, network, randomize, readout, spectrum, subspace, update
 from htsweep.records.schema import PROBE_COLUMNS
 from htsweep.probes.base import ESD_CACHE, Built, Probe, ProbeOutput, ProbeSetup, ProbeView, Row, Skipped
 
 PROBES: Dict[str, Callable[[ProbeSetup], Built]] = {
     "readout": readout.build,
+    "network": network.build,
     "spectrum": spectrum.build,
     "update": update.build,
     "randomize": randomize.build,
@@ -44,6 +45,11 @@ class ProbeSet:
     @property
     def names(self) -> List[str]:
         return [p.name for p in self.probes]
+
+    @property
+    def want_parts(self) -> bool:
+        """Whether a probe uses the gradient pass's intermediates (ProbeView.parts)."""
+        return any(getattr(p, "want_parts", False) for p in self.probes)
 
 
 def build_probes(setup: ProbeSetup) -> ProbeSet:

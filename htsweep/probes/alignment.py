@@ -52,9 +52,6 @@ sigma_W^2 (sqrt(h) + sqrt(d))^2); ``bbp_overlap_pred`` predicts sim(W_1, beta) f
 overlap of the top input-side vector; ``bbp_lr_c`` is the learning rate at which theta_eff =
 theta_c.  Constants of the run (from G_0 and W_0), on every row; NaN for other optimisers.
 
-**The network itself**: ``net_test_loss`` (the training loss of f on the test split; the
-notebook's test loss) and, for bce / hinge, ``net_train_error`` / ``net_test_error`` (0-1).
-
 Skipped for a model without the two-layer structure or data without a known Gaussian law.
 """
 
@@ -106,13 +103,6 @@ def cosine(u: Tensor, v: Optional[Tensor]) -> float:
     return abs(float(torch.dot(u.to(torch.float64), v.to(torch.float64)))) / (nu * nv)
 
 
-def zero_one_error(f: Tensor, y: Tensor) -> float:
-    """The fraction of misclassified samples: sign labels (y in {-1, +1}) against sign(f), or
-    labels in [0, 1] (y > 1/2 the positive class) against f > 0."""
-    positive = y > 0 if bool((y < 0).any()) else y > 0.5
-    return float(((f > 0) != positive).to(torch.float64).mean())
-
-
 def bbp_predictions(lr: float, s1: float, u: Tensor, v: Tensor, W0: Tensor, sigma_w: float,
                     beta: Optional[Tensor]) -> Row:  # fmt: skip
     """The rank-one BBP predictions for W_1 = W_0 - lr s1 u v^T (module docstring): u, v the
@@ -156,6 +146,7 @@ def bbp_predictions(lr: float, s1: float, u: Tensor, v: Tensor, W0: Tensor, sigm
 
 class AlignmentProbe:
     name = "alignment"
+    want_parts = True  # r and D from the loop's gradient pass at W_t (no second forward GEMM)
 
     def __init__(self, setup: ProbeSetup) -> None:
         self.setup = setup
@@ -206,23 +197,28 @@ class AlignmentProbe:
             out = out + (self.zeta * (W @ self.q)) ** 2
         return out.to(torch.float64)
 
-    def _parts(self, W: Tensor, a: Tensor) -> Dict[str, Any]:
-        """r, mu and M = (r a^T) o D_perp at W (module docstring)."""
+    def _parts(self, W: Tensor, a: Tensor, given: Optional[Dict[str, Tensor]] = None) -> Dict[str, Any]:
+        """r, mu and M = (r a^T) o D_perp at W (module docstring); r and D from the loop's
+        gradient pass when ``given`` holds them (they are then consumed), else one forward
+        pass here."""
         model = self.setup.model
-        P = model.preactivation(W, self.X)  # c X W^T, n x h
-        S, D = activations.value_and_grad(model.act, P)
-        del P
-        f = S.mul_(model.out_scale) @ a
-        del S
-        _, r = self.setup.loss.mean_and_dvalue(f, self.y)
+        if given and "r" in given and "D" in given:
+            r, D = given["r"], given.pop("D")
+        else:
+            P = model.preactivation(W, self.X)  # c X W^T, n x h
+            S, D = activations.value_and_grad(model.act, P)
+            del P
+            f = S.mul_(model.out_scale) @ a
+            del S
+            _, r = self.setup.loss.mean_and_dvalue(f, self.y)
         std = (model.preact_scale**2 * self.quadratic_form(W)).sqrt()
         mu = activations.gaussian_mean_derivative(model.act, std).to(W.device, W.dtype)
         M = D.sub_(mu).mul_(r.unsqueeze(1)).mul_(a)
         return {"r": r, "mu": mu, "M": M}
 
-    def _decomposition(self, G: Tensor, W: Tensor, a: Tensor) -> Tuple[Row, Tensor]:
+    def _decomposition(self, G: Tensor, W: Tensor, a: Tensor, given: Optional[Dict[str, Tensor]] = None) -> Tuple[Row, Tensor]:
         model, n = self.setup.model, self.X.shape[0]
-        parts = self._parts(W, a)
+        parts = self._parts(W, a, given)
         r, mu, M = parts["r"], parts["mu"], parts["M"]
         kappa = model.preact_scale * model.out_scale / n
         am = a * mu
@@ -256,7 +252,7 @@ class AlignmentProbe:
     def _gradient(self, G: Tensor, residues: Dict[str, Tensor]) -> Row:
         """||G||_2, s2/s1, s3/s1 and v1(G) by Lanczos (G's top triplets stand apart: a few
         steps); the effective rank needs every singular value (probe.grad_spectrum)."""
-        S, V = lanczos_svd(G, 3, tol=1e-8)
+        S, V = lanczos_svd(G, 3, tol=1e-6)
         v1 = V[:, 0].to(G.dtype)
         s1 = float(S[0])
         ratio = (lambda i: float(S[i]) / s1 if S.numel() > i and s1 > 0 else math.nan)  # noqa: E731
@@ -277,7 +273,7 @@ class AlignmentProbe:
             "grad_init_align": cosine(v1, v10),
         }
 
-    def sigma_overlap(self, W: Tensor) -> float:
+    def sigma_overlap(self, W: Tensor, v1: Optional[Tensor] = None) -> float:
         """|<v1(W L), L^T beta>| / ||L^T beta|| with L L^T = Sigma: sim(W, beta) in the geometry
         of the inputs, where a neuron's relevant overlap is w^T Sigma beta / (||w||_Sigma
         ||beta||_Sigma) (seed 003).  For Sigma = D + zeta^2 q q^T, L = D^(1/2) (I + c p p^T) with
@@ -294,7 +290,7 @@ class AlignmentProbe:
             c = math.sqrt(1.0 + (self.zeta * norm_p) ** 2) - 1.0
             WL = WL + c * torch.outer(WL @ p, p)
             bL = bL + c * torch.dot(p, bL) * p
-        _, V = lanczos_svd(WL, 1, tol=1e-6)
+        _, V = lanczos_svd(WL, 1, tol=1e-7, start=v1)  # v1(W) is a close start for v1(W L)
         return cosine(V[:, 0].to(W.dtype), bL)
 
     def _weights(self, view: ProbeView, W: Tensor) -> Row:
@@ -308,35 +304,23 @@ class AlignmentProbe:
         return {
             "energy": float(torch.linalg.matrix_norm(W @ self.Q)) / norm_w,
             "w_q_align": cosine(v1, self.q),
-            "sim_w_beta_sigma": self.sigma_overlap(W),
+            "sim_w_beta_sigma": self.sigma_overlap(W, v1),
             "w_eff_rank": effective_rank(eigs, max(W.shape), torch.finfo(torch.float64).eps),
         }
-
-    def _network(self, params: Dict[str, Tensor]) -> Row:
-        """The network's own loss on the test split (the notebook's test loss, without its
-        N x N broadcast: quirk Q3) and, for a classification loss, its 0-1 errors."""
-        s = self.setup
-        test = s.data.test
-        f_test = s.model.predict(params, test.X)
-        row = {"net_test_loss": float(s.loss.mean(f_test, test.y))}
-        if getattr(s.loss, "classification", False):
-            f_train = s.model.predict(params, s.data.train.X)
-            row["net_train_error"] = zero_one_error(f_train, s.data.train.y)
-            row["net_test_error"] = zero_one_error(f_test, test.y)
-        return row
 
     def __call__(self, view: ProbeView) -> ProbeOutput:
         s = self.setup
         W, a = view.params[LAYER], view.params["a"]
+        parts = view.parts
         if view.grads is not None:
             G = view.grads[LAYER]
         else:  # the last step: the loop computed the loss only
-            G = s.model.loss_and_grad(view.params, s.data.train, s.loss)[1][LAYER]
-        row, residues = self._decomposition(G, W, a)
+            parts = {}
+            G = s.model.loss_and_grad(view.params, s.data.train, s.loss, keep=parts)[1][LAYER]
+        row, residues = self._decomposition(G, W, a, parts)
         row.update(self._gradient(G, residues))
         row.update(self._weights(view, W))
         row.update(self.initial()[1])
-        row.update(self._network(view.params))
         return ProbeOutput(layer_values={LAYER: row})
 
 

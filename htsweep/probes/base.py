@@ -53,6 +53,7 @@ class ProbeView:
     setup: ProbeSetup
     cache: Dict[Any, Any] = field(default_factory=dict)
     grads: Optional[Params] = None
+    parts: Dict[str, Tensor] = field(default_factory=dict)  # the gradient pass's r and D (model)
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
         if key not in self.cache:
@@ -71,7 +72,8 @@ class ProbeOutput:
 
 class Probe(Protocol):
     name: str
-
+    # (optional) want_parts = True: the loop keeps the gradient pass's intermediates at probe
+    # steps (view.parts) for this probe
     def __call__(self, view: ProbeView) -> ProbeOutput: ...
 
 

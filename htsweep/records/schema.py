@@ -118,10 +118,9 @@ ALIGNMENT_COLUMNS = (
     "bbp_lambda_max_pred",
     "bbp_overlap_pred",
     "bbp_lr_c",
-    "net_test_loss",
-    "net_train_error",
-    "net_test_error",
 )
+# Columns of the network probe (htsweep.probes.network): the trained network on held-out data.
+NETWORK_COLUMNS = ("net_test_loss", "net_train_error", "net_test_error")
 # Columns the training loop adds to each row.
 LOOP_COLUMNS = ("lr_t", "stage1_loss", "elapsed_s")
 METRIC_COLUMNS = (*PROBE_COLUMNS, *LOOP_COLUMNS)

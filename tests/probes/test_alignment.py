@@ -100,9 +100,24 @@ def test_weights_energy_and_effective_rank():
     assert row["w_q_align"] == pytest.approx(abs(vt[0] @ law.q.numpy()), abs=1e-10)
     p = s / s.sum()
     assert row["w_eff_rank"] == pytest.approx(math.exp(-(p * np.log(p)).sum()), rel=1e-10)
-    test = built.data.test
-    f = built.dynamics.model.predict(params, test.X)
-    assert row["net_test_loss"] == pytest.approx(float(((f - test.y) ** 2).mean()), rel=1e-12)
+
+
+@pytest.mark.parametrize("act", ["sigmoid", "relu"])
+def test_the_loops_intermediates_give_the_same_numbers_and_leave_g_unchanged(act):
+    """r and D kept from the loop's gradient pass (fused for sigmoid) equal the probe's own
+    forward pass, and keeping them does not change G by a bit."""
+    built = _built(f"model.activation={act}", "data.nu=0.5")
+    params = _moved(built)
+    model, split, loss = built.dynamics.model, built.data.train, built.dynamics.loss
+    plain = model.loss_and_grad(params, split, loss)[1]["W"]
+    parts: dict = {}
+    kept = model.loss_and_grad(params, split, loss, keep=parts)[1]["W"]
+    assert torch.equal(plain, kept) and set(parts) == {"r", "D"}
+    probe = AlignmentProbe(built.setup)
+    own = probe(ProbeView(step=1, params=params, update=None, setup=built.setup, grads={"W": kept})).layer_values["W"]
+    given = probe(ProbeView(step=1, params=params, update=None, setup=built.setup, grads={"W": kept}, parts=parts)).layer_values["W"]
+    for key, value in own.items():
+        assert given[key] == pytest.approx(value, rel=1e-12, abs=1e-15, nan_ok=True), key
 
 
 def test_effective_rank_of_known_spectra():

@@ -22,8 +22,8 @@ OPT_IN = {
 
 def test_every_probe_runs_by_default_in_registry_order():
     built = build_run(small_spec(), torch.device("cpu"), torch.float64)
-    assert list(PROBES) == ["readout", "spectrum", "update", "randomize", "delta_esd", "alignment", "subspace"]
-    assert built.probes.names == ["readout", "spectrum", "update"]
+    assert list(PROBES) == ["readout", "network", "spectrum", "update", "randomize", "delta_esd", "alignment", "subspace"]
+    assert built.probes.names == ["readout", "network", "spectrum", "update"]
     assert built.probes.skipped == OPT_IN  # the opt-in controls, off by default
     every = ("probe.randomize=true", "probe.delta_esd=true", "probe.alignment=true", "probe.subspace_r=2")
     both = build_run(small_spec(*every), torch.device("cpu"), torch.float64)
@@ -43,7 +43,7 @@ def test_measure_merges_into_one_row_per_layer_with_every_probe_column():
     assert list(m.esd) == ["W"] and m.overlaps == {}
 
 
-def test_all_switched_off_leaves_only_the_update_probe():
+def test_all_switched_off_leaves_only_the_network_and_update_probes():
     built = build_run(small_spec("probe.readout=false", "probe.spectrum=false"), torch.device("cpu"), torch.float64)
     probes = build_probes(built.setup)
-    assert probes.names == ["update"] and set(probes.skipped) == {"readout", "spectrum", *OPT_IN}
+    assert probes.names == ["network", "update"] and set(probes.skipped) == {"readout", "spectrum", *OPT_IN}
