@@ -97,7 +97,7 @@ BAD = [
     (["model.output_scale=0"], "model.output_scale: must be ntk, mf or a finite number > 0, got 0"),
     (["model.output_scale=-0.5"], "model.output_scale: must be ntk, mf or a finite number > 0, got -0.5"),
     (["model.output_scale=big"], "model.output_scale: must be ntk, mf or a number > 0, got 'big'"),
-    (["model.a_init=uniform"], "model.a_init: Invalid value 'uniform', expected one of [gaussian, rademacher]"),
+    (["model.a_init=uniform"], "model.a_init: Invalid value 'uniform', expected one of [gaussian, rademacher, notebook]"),
     (["optimizer.lr_scaling=gamma"], "optimizer.lr_scaling: Invalid value 'gamma', expected one of [none, inverse_gamma]"),
     (["weight_norm=sigma_rows", "weight_norm.sigma=true"], "weight_norm.sigma: Invalid value 'True', expected one of [empirical, known]"),
     (["probe.subspace_r=-1"], "probe.subspace_r: must be an integer >= 0, got -1"),

@@ -40,7 +40,7 @@ class SpikedCovConfig(DataConfig):
     r: float = 0.5
     kappa: Optional[float] = None
     mu_beta_overlap: float = 1.0
-    teacher: Activation = Activation.he3
+    teacher: Activation = Activation.he2
     label_noise_std: float = 0.1
     target_norm: TargetNorm = TargetNorm.std
     labels: Labels = Labels.auto

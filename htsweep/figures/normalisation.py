@@ -95,6 +95,7 @@ def draw(
     grid = list(tables.grid)
     panels = _order(data, "panel", [panel] if panel in grid else [])
     metrics = [m for m in METRICS if m in set(data["metric"])]
+    ns = sorted(float(n) for n in data[X].unique())
     series = _order(data, "series", [c for c in grid if c not in (X, panel)])
     colors = dict(zip(series, style.palette(len(series))))
     with style.style():
@@ -110,6 +111,8 @@ def draw(
                     ax.plot(d[X], d["mean"], marker="o", ms=4, color=colors[s])
                     ax.fill_between(d[X], d["mean"] - std, d["mean"] + std, color=colors[s], alpha=0.2, lw=0)
                 ax.set_xscale("log")
+                ax.set_xticks(ns, [f"{n:g}" for n in ns])  # the sampled n only: no crowded minor labels
+                ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
                 ax.set_xlabel(r"training samples $n$" if i == len(metrics) - 1 else "")
                 ax.set_ylabel(al.METRIC_LABELS.get(metric, metric) if j == 0 else "")
                 if len(panels) > 1 and i == 0:

@@ -5,8 +5,9 @@ students, and of the ReLU and sigmoid students; ``conf/experiment/ntk_vs_mf.yaml
 
 **Pairs.**  Two runs are paired when they differ in exactly one grid column, a column with
 exactly two values, and agree in every other grid column and in the seeds: the pairing column
-is ``model.output_scale`` when it yields a pair, else ``model.activation``, else the first
-other two-valued grid column that does (``draw(..., column=...)`` picks it).
+is ``model.activation`` when it yields a pair (the notebook's ReLU vs sigmoid), else
+``model.output_scale`` (its NTK vs MF), else the first other two-valued grid column that does
+(``draw(..., column=...)`` picks it).
 
 **Angles.**  The subspace probe (``probe.subspace_r`` = r) stores each probe step's top-r right
 singular vectors V of W (d x r) in ``<run>/arrays.npz`` under ``subspace/<layer>/<step>``.  For
@@ -52,7 +53,7 @@ from htsweep.sweep.tables import SEED_COLUMNS, SweepTables
 NAME = "subspace_angles"
 DOC = "seed 001: principal angles between paired runs' weight subspaces vs step"
 RANKS = (1, 2, 5)
-PREFERRED = ("model.output_scale", "model.activation")
+PREFERRED = ("model.activation", "model.output_scale")
 SUBSPACE = "subspace"  # arrays.npz kinds (htsweep.probes.subspace)
 WEIGHTS = "weights"
 TOP_R = "top_r"

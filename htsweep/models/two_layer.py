@@ -6,8 +6,9 @@ with the output scale g = 1/sqrt(h) of eq. (2) (``output_scale=ntk``), 1/h (``mf
 mean-field output scale of seed 001) or a given number.  Seed 001's notebook writes
 f = gamma a_nb^T s(W_nb x) with unit rows W_nb = W / sqrt(d) and a_nb = a / sqrt(h), so its
 gamma is g sqrt(h) here (:attr:`TwoLayer.gamma`: 1 for ntk, 1/sqrt(h) for mf).
-``paper_code=true`` reproduces the notebook as committed: gamma applied twice (g -> gamma^2 /
-sqrt(h)) and a drawn from {-1, 0} (its ``(randint(0, 2) - 1) / sqrt(k)``).
+``paper_code=true`` applies gamma twice as the committed ``network_forward`` does (g -> gamma^2 /
+sqrt(h); quirk Q1); with ``a_init=notebook`` (the ReLU-vs-Sigmoid cells' a in {-1, 0}, quirk Q2)
+or ``gaussian`` (the NTK-vs-MF cells) it reproduces the notebook as committed.
 
 Stage 1 (Sec. 3.1) trains W with the second layer a fixed at its initial value.  For a loss
 l(f, y) with per-sample derivative l'_i = dl/df(x_i) (htsweep.losses), the gradient of the mean
@@ -50,11 +51,14 @@ class Parametrisation(str, Enum):
 
 
 class AInit(str, Enum):
-    """Law of the fixed second layer a (times the parametrisation's scale): N(0, 1) or
-    Rademacher +-1 (seed 001's Gradient_Alignment and Spectrum_Plotting use signs)."""
+    """Law of the fixed second layer a (times the parametrisation's scale): N(0, 1), Rademacher
+    +-1 (seed 001's Gradient_Alignment and Spectrum_Plotting use signs), or ``notebook``: {-1, 0}
+    with probability 1/2 each, the draw ``(randint(0, 2) - 1) / sqrt(k)`` of the notebook's
+    ReLU-vs-Sigmoid cells (quirk Q2: half the neurons get a_j = 0 and never move)."""
 
     gaussian = "gaussian"
     rademacher = "rademacher"
+    notebook = "notebook"
 
 
 OUTPUT_SCALES = ("ntk", "mf")
@@ -135,12 +139,11 @@ class TwoLayer:
         return 1.0 if self.param is Parametrisation.ntk else 1.0 / math.sqrt(self.h)
 
     def init(self, seed: int) -> Params:
-        """(W_0, a) in float64 on the CPU from the streams ``init/W`` and ``init/a``: a ~ N(0, 1)
-        or +-1 (``a_init``), or (paper_code) a in {-1, 0} with probability 1/2 each; times the
-        parametrisation's scale."""
+        """(W_0, a) in float64 on the CPU from the streams ``init/W`` and ``init/a``: a ~ N(0, 1),
+        +-1 or {-1, 0} (``a_init``), times the parametrisation's scale."""
         W = torch.randn(self.h, self.d, generator=generator(seed, "init/W"), dtype=torch.float64)
         gen_a = generator(seed, "init/a")
-        if self.paper_code:
+        if self.a_init is AInit.notebook:
             a = torch.randint(0, 2, (self.h,), generator=gen_a).to(torch.float64).sub_(1.0)
         elif self.a_init is AInit.rademacher:
             a = torch.randint(0, 2, (self.h,), generator=gen_a).to(torch.float64).mul_(2.0).sub_(1.0)

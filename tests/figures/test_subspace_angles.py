@@ -106,8 +106,10 @@ def test_pairs_differ_in_one_column_and_identical_runs_have_zero_angles(tmp_path
     dirs = hand_written(sweep)
     tables = tables_of(sweep)
     assert applies(tables) is None
-    data = figs.subspace_angles(tables, tmp_path / "figs")
-    assert set(data["column"]) == {"model.output_scale"}  # preferred over the activation
+    default = figs.subspace_angles(tables, tmp_path / "default")
+    assert set(default["column"]) == {"model.activation"}  # preferred: the notebook's ReLU vs sigmoid
+    data = figs.subspace_angles(tables, tmp_path / "figs", column="model.output_scale")
+    assert set(data["column"]) == {"model.output_scale"}
     assert set(data["pair"]) == {r"mf vs ntk: $\sigma$=relu", r"mf vs ntk: $\sigma$=sigmoid"}
     relu = data[data["pair"].str.endswith("relu")]
     np.testing.assert_allclose(relu["mean_angle_deg"], 0.0, atol=1e-5)

@@ -71,15 +71,17 @@ def test_gradient_matches_autograd_for_every_loss_and_output_scale(act, loss_nam
     assert torch.allclose(grads["W"], Wp.grad, rtol=1e-10, atol=1e-13)
 
 
-def test_paper_code_applies_gamma_twice_and_draws_a_from_minus_one_and_zero():
+def test_paper_code_applies_gamma_twice_and_the_notebook_draw_is_minus_one_or_zero():
     """Seed 001 as committed: f = gamma^2 a_nb^T s(W_nb x) (network_forward multiplies by gamma
-    twice) with a_nb in {-1/sqrt(h), 0}: here a in {-1, 0} and g = gamma^2 / sqrt(h)."""
+    twice): g = gamma^2 / sqrt(h); its ReLU-vs-Sigmoid cells draw a_nb in {-1/sqrt(h), 0}:
+    a_init=notebook, a in {-1, 0}."""
     h, d = 64, 16
     mf = TwoLayer(TwoLayerConfig(h=h, output_scale="mf", paper_code=True), d)
     assert mf.gamma == pytest.approx(1 / math.sqrt(h)) and mf.out_scale == pytest.approx(h**-1.5)
     ntk = TwoLayer(TwoLayerConfig(h=h, paper_code=True), d)
     assert ntk.out_scale == pytest.approx(1 / math.sqrt(h))  # gamma = 1: twice is once
-    a = ntk.init(0)["a"]
+    assert torch.equal(ntk.init(0)["a"], TwoLayer(TwoLayerConfig(h=h), d).init(0)["a"])  # a's law is a_init's
+    a = TwoLayer(TwoLayerConfig(h=h, a_init=AInit.notebook), d).init(0)["a"]
     assert set(a.unique().tolist()) == {-1.0, 0.0} and 20 < int((a == 0).sum()) < 44
     rad = TwoLayer(TwoLayerConfig(h=h, a_init=AInit.rademacher), d).init(0)["a"]
     assert set(rad.unique().tolist()) == {-1.0, 1.0}
