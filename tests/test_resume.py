@@ -54,6 +54,26 @@ def test_resume_keeps_the_full_overlap_matrices(tmp_path):
         assert (resumed.log.overlaps[key][0] == o_u).all() and (resumed.log.overlaps[key][1] == o_v).all()
 
 
+@pytest.mark.parametrize("stop_at", [1, 3])
+def test_resume_with_structured_inputs_alignment_and_subspaces_is_bit_identical(tmp_path, stop_at):
+    """Spiked inputs, hinge loss, rows normalisation, lr / gamma, the alignment probe (whose
+    v1(G_0) and BBP constants are recomputed from W_0 after a resume) and arrays.npz."""
+    cfg = small_spec("data=spiked", "data.n=120", "data.d=40", "model.h=60", "data.n_test=30", "loss=hinge", "optimizer=gd",
+                     "weight_norm=rows", "optimizer.lr_scaling=inverse_gamma", "model.output_scale=mf", "steps=5",
+                     "probe.subspace_r=3", "probe.save_weights_every=2")  # fmt: skip
+    reference = run(cfg)
+    ckpt = Checkpointer(tmp_path / CHECKPOINT_FILE, every=0, config_hash="h")
+    with pytest.raises(Interrupted):
+        run(cfg, checkpointer=ckpt, stop=StopAfter(stop_at))
+    resumed = run(cfg, checkpointer=ckpt)
+    assert resumed.resumed_from == stop_at and "alignment" in resumed.probes
+    pd.testing.assert_frame_equal(_rows(resumed), _rows(reference))
+    assert sorted(resumed.log.arrays) == sorted(reference.log.arrays)
+    assert {k for _, k, _ in reference.log.arrays} == {"subspace", "weights"}
+    for key, array in reference.log.arrays.items():
+        assert (resumed.log.arrays[key] == array).all(), key
+
+
 def test_periodic_checkpoints_and_foreign_checkpoint_is_ignored(tmp_path):
     cfg = small_spec("steps=5")
     ckpt = Checkpointer(tmp_path / CHECKPOINT_FILE, every=2, config_hash="h1")
