@@ -13,6 +13,10 @@ dimensions, hidden width h, training dtype of b bytes (spectra and solves in flo
 * the opt-in controls, only when on: ``probe.randomize`` the permutation (h d int64), the
   shuffled copy and its float64 copy (h d (b + 8)) and its Gram (min(h, d)^2 8);
   ``probe.delta_esd`` the float64 W_t - W_0 and its Gram (h d 8 + min(h, d)^2 8);
+* the alignment probe, when it can run (``probe.alignment`` true, or null on spiked inputs):
+  the kept sigma'(Z) and, at the last step, its own forward pass (2 n h b), E, G's residual and
+  a copy (3 h d b); ``probe.save_weights_every``: every saved W (h d 4 bytes, float32) held in
+  the run's log and in a checkpoint copy;
 * allocator slack: the sum above times SLACK (freed float64 blocks stay in glibc's per-thread
   arenas: the same n = 8000 run peaked at 530-630 MiB alone and at 802 MiB inside the full
   test suite);
@@ -67,6 +71,12 @@ def estimate(spec) -> Optional[Estimate]:
         controls += h * d * 8 + min(h, d) ** 2 * 8
     if controls:
         parts["probe controls"] = controls
+    spiked = hasattr(data, "nu") or hasattr(data, "r")  # the sources whose law has a spike
+    if spec.probe.alignment or (spec.probe.alignment is None and spiked):
+        parts["alignment probe"] = 2 * n * h * b + 3 * h * d * b
+    if spec.probe.save_weights_every > 0:
+        saved = [t for t in spec.probe_steps() if t % spec.probe.save_weights_every == 0]
+        parts["saved weights"] = 2 * len(saved) * h * d * 4
     return Estimate({k: SLACK * float(v) for k, v in parts.items()})
 
 
