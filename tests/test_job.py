@@ -19,8 +19,13 @@ def test_completed_run_writes_three_consistent_files(tmp_path):
     esd = pd.read_parquet(tmp_path / records.ESD_FILE)
     rec = RunRecord.from_json(json.loads((tmp_path / records.RUN_FILE).read_text()))
     assert rec.status is Status.completed and rec.steps_done == 2 and rec.probe_steps == [0, 1, 2]
-    assert rec.layers == ["W"] and rec.probes == ["readout", "spectrum", "update"]
-    assert rec.probes_skipped == {"randomize": "disabled (probe.randomize=false)", "delta_esd": "disabled (probe.delta_esd=false)"}
+    assert rec.layers == ["W"] and rec.probes == ["readout", "network", "spectrum", "update"]
+    assert rec.probes_skipped == {
+        "randomize": "disabled (probe.randomize=false)",
+        "delta_esd": "disabled (probe.delta_esd=false)",
+        "alignment": "off by default for inputs without a spike (probe.alignment=true turns it on)",
+        "subspace": "disabled (probe.subspace_r=0 and probe.save_weights_every=0)",
+    }
     assert list(metrics["step"]) == [0, 1, 2] and set(metrics["layer"]) == {"W"}
     assert {"optimizer.name", "lr", "data.n", "seed", "model.h", "model.activation"} <= set(metrics.columns)
     assert "activation.name" not in metrics.columns and "optimizer.beta1" in metrics.columns
@@ -37,7 +42,7 @@ def test_skipped_probes_are_named_in_the_record(tmp_path):
     run_and_record(small_node("steps=1", "probe.readout=false"), tmp_path)
     rec = json.loads((tmp_path / records.RUN_FILE).read_text())
     assert rec["probes_skipped"]["readout"] == "disabled (probe.readout=false)"
-    assert set(rec["probes_skipped"]) == {"readout", "randomize", "delta_esd"}  # and the opt-in controls
+    assert set(rec["probes_skipped"]) == {"readout", "randomize", "delta_esd", "alignment", "subspace"}  # and the opt-ins
     assert pd.read_parquet(tmp_path / records.METRICS_FILE)["train_loss"].isna().all()
 
 
