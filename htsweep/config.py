@@ -5,8 +5,8 @@ Config groups and their options (``htsweep/conf/<group>/<option>.yaml``, each se
 schema ``<option>_schema`` registered below from the option's module):
 
     data         htsweep.data.SOURCES                  (single_index, spiked, multi_index, spiked_cov)
-    model        htsweep.models.MODELS                 (two_layer)
-    loss         htsweep.losses.LOSSES                 (mse, bce, hinge)
+    model        htsweep.models.MODELS                 (two_layer, mlp, vgg11, resnet18)
+    loss         htsweep.losses.LOSSES                 (mse, bce, hinge, cross_entropy)
     optimizer    htsweep.optim.OPTIMIZERS              (gd, adam)
     lr_schedule  htsweep.optim.SCHEDULES               (constant, step)
     weight_norm  htsweep.optim.CONSTRAINTS             (none, frobenius, rows, sigma_rows)
@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -40,6 +40,7 @@ from htsweep.models.base import ModelConfig
 from htsweep.optim import ConstraintConfig, OptimizerConfig, PerturbationConfig, ScheduleConfig
 from htsweep.readouts import ReadoutMethod
 from htsweep.readouts import incompatibility as readout_incompatibility
+from htsweep.spectral.conv import ConvMatrix
 from htsweep.spectral.phases import PhaseThresholdError, PhaseThresholds
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
@@ -128,7 +129,11 @@ class ProbeConfig:
     ``randomize`` / ``delta_esd`` switch on the shuffled-W and W_t - W_0 controls (off: their
     columns are absent and run.json names them skipped).  ``alignment``: the gradient-anatomy
     probe (null: on when the inputs carry a spike).  ``subspace_r`` / ``save_weights_every``:
-    arrays.npz for cross-run subspace comparisons (0: off)."""
+    arrays.npz for cross-run subspace comparisons (0: off).  ``conv_matrix``: which matrices
+    make a Conv2d layer's ESD (htsweep.spectral.conv: ``slices``, WeightWatcher's k^2 pooled
+    (out x in) slices, or ``reshape``, the (out x in k k) matrix; 2-D layers are analysed as
+    they are).  ``min_fit_eigs``: an ESD with fewer eigenvalues gets NaN fits and its
+    ``fit_status`` says so (e.g. a 10-class classifier's 10)."""
 
     every: int = 1
     at: Optional[List[int]] = None
@@ -145,11 +150,14 @@ class ProbeConfig:
     grad_spectrum: bool = False  # the alignment probe's grad_eff_rank (all singular values of G)
     subspace_r: int = 0  # store W_t's top-r right singular vectors (htsweep.probes.subspace)
     save_weights_every: int = 0  # store W_t every k-th probe step (0: never)
+    conv_matrix: ConvMatrix = ConvMatrix.slices  # a Conv2d layer's ESD (htsweep.spectral.conv)
+    min_fit_eigs: int = 20  # fewer eigenvalues: NaN fits, fit_status "too_small: <n> eigenvalues"
     phase: PhaseThresholds = field(default_factory=PhaseThresholds)
 
     def __post_init__(self) -> None:
         _require(self.overlap_k >= 1, "probe.overlap_k", f"must be an integer >= 1, got {self.overlap_k}")
         _require(self.every >= 1, "probe.every", f"must be an integer >= 1, got {self.every}")
+        _require(self.min_fit_eigs >= 0, "probe.min_fit_eigs", f"must be an integer >= 0, got {self.min_fit_eigs}")
         _require(self.subspace_r >= 0, "probe.subspace_r", f"must be an integer >= 0, got {self.subspace_r}")
         _require(
             self.save_weights_every >= 0,
@@ -195,6 +203,45 @@ class ResumeConfig:
 
 
 @dataclass
+class TrainConfig:
+    """How the full-batch gradient is computed: ``chunk_size`` samples per forward / backward
+    pass of an autograd model (mlp, vgg11, resnet18), the chunks' gradients summed with weights
+    size / n into the full-batch mean gradient; 0: the whole training set at once.  With
+    BatchNorm the chunk is the normalisation batch (htsweep.models.torch_module), so only
+    BatchNorm-free models have gradients independent of it.  The two-layer closed form ignores it."""
+
+    chunk_size: int = 0
+
+    def __post_init__(self) -> None:
+        _require(self.chunk_size >= 0, "train.chunk_size", f"must be an integer >= 0, got {self.chunk_size}")
+
+
+# Which options of different groups go together (Config._check_across_groups), by option name
+# so that a source registered later needs no change here.
+TEACHER_STUDENT_SOURCES = ("single_index", "spiked", "multi_index", "spiked_cov")
+IMAGE_SOURCES = ("digits", "mnist", "cifar10", "svhn")
+CLASSIFIER_MODELS = models.CLASSIFIERS
+# Side of an image source's images for a schema that does not state its ``out_size``.
+NATIVE_IMAGE_SIDE = {"digits": 8, "mnist": 28, "cifar10": 32, "svhn": 32}
+
+
+def _image_side(data: Any) -> Optional[Tuple[str, int]]:
+    """(the field that sets it, side) of the square images an image source will produce, read
+    from its schema before anything is loaded: its ``out_size`` (htsweep.data.images: ``pad_to``
+    when set, else ``image_size``, else the native side), or for a schema without one ``pad_to``,
+    ``image_size`` or :data:`NATIVE_IMAGE_SIDE`; None for a source that is not an image source."""
+    pad, size = getattr(data, "pad_to", None), getattr(data, "image_size", None)
+    side = getattr(data, "out_size", None)
+    if side is None:
+        if data.name not in NATIVE_IMAGE_SIDE:
+            return None
+        side = pad or size or NATIVE_IMAGE_SIDE[data.name]
+    if pad:
+        return "data.pad_to", int(side)
+    return ("data.image_size" if hasattr(data, "image_size") else "data"), int(side)
+
+
+@dataclass
 class Config:
     """One training run: the task that ``python -m htsweep.train`` executes."""
 
@@ -209,6 +256,7 @@ class Config:
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     resume: ResumeConfig = field(default_factory=ResumeConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
     lr: float = 1.0
     steps: int = 10
     seed: int = 0
@@ -232,6 +280,7 @@ class Config:
 
     def _check_across_groups(self) -> None:
         """Options of different groups that do not fit together (one line naming the field)."""
+        self._check_model_data_loss()
         links = getattr(self.data, "teacher_links", None)
         labels = getattr(self.data, "labels", None)
         if labels is not None and links is not None:
@@ -244,9 +293,10 @@ class Config:
             raise ConfigError(*clash)
         if self.optimizer.lr_scaling.value == "inverse_gamma":
             _require(
-                hasattr(self.model, "output_scale"),
+                self.model.name == "two_layer",
                 "optimizer.lr_scaling",
-                f"inverse_gamma needs a model with an output scale gamma (two_layer), got model={self.model.name}",
+                f"inverse_gamma needs a model with an output scale gamma (model=two_layer), got model={self.model.name}; "
+                "allowed here: none",
             )
         if getattr(self.weight_norm, "sigma", None) is not None and self.weight_norm.sigma.value == "known":
             _require(
@@ -254,6 +304,28 @@ class Config:
                 "weight_norm.sigma",
                 f"known needs a data source with a known Gaussian law, got data={self.data.name}; use empirical",
             )
+
+    def _check_model_data_loss(self) -> None:
+        """The two-layer student learns a teacher; the classifiers (mlp, vgg11, resnet18) learn
+        image classes with cross-entropy, on images of a size they can take."""
+        model, data, loss = self.model.name, self.data.name, self.loss.name
+        classifiers, images = ", ".join(CLASSIFIER_MODELS), ", ".join(IMAGE_SOURCES)
+        if model == "two_layer":
+            _require(data in TEACHER_STUDENT_SOURCES, "data",
+                     f"model=two_layer needs a teacher-student source ({', '.join(TEACHER_STUDENT_SOURCES)}), got data={data}")  # fmt: skip
+        if model in CLASSIFIER_MODELS:
+            _require(loss == "cross_entropy", "loss", f"model={model} needs loss=cross_entropy, got loss={loss}")
+        if loss == "cross_entropy":
+            _require(model in CLASSIFIER_MODELS, "model",
+                     f"loss=cross_entropy needs a classifier model ({classifiers}), got model={model}")  # fmt: skip
+            _require(data in IMAGE_SOURCES, "data", f"loss=cross_entropy needs an image source ({images}), got data={data}")
+        if self.weight_norm.name != "none":
+            _require(model == "two_layer", "weight_norm",
+                     f"{self.weight_norm.name} needs model=two_layer, got model={model}; allowed here: none")  # fmt: skip
+        rule, where = getattr(self.model, "image_size_problem", None), _image_side(self.data)
+        if rule is not None and where is not None:
+            problem = rule(where[1], where[1])
+            _require(problem is None, where[0], f"{problem} (data={data})")
 
     @property
     def resolved_data_seed(self) -> int:

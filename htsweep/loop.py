@@ -158,7 +158,7 @@ def build_run(spec: Config, dev: torch.device, dtype: torch.dtype) -> Run:
     """Data, model, dynamics, probes and the initial state of ``spec`` on ``dev`` / ``dtype``
     (data and W_0 are drawn in float64 on the CPU from the seeds, then moved)."""
     data = make_data(spec.data, spec.resolved_data_seed, spec.loss.name).to(dev, dtype)
-    model = make_model(spec.model, data)
+    model = make_model(spec.model, data, spec.train.chunk_size)
     params0 = {k: v.to(dev, dtype) for k, v in model.init(spec.resolved_init_seed).items()}
     optimizer = make_optimizer(spec.optimizer)
     constraint = make_constraint(spec.weight_norm, model, data)

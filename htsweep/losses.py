@@ -15,6 +15,13 @@ sigmoid; dl/df = s(f) - y (seed 001, ``loss_derivative`` "bce").
 ``hinge``: l(f, y) = max(0, 1 - y f) with sign labels y in {-1, +1}; dl/df = -y 1[y f < 1]
 (the subgradient 0 at the kink y f = 1, as seed 001's ``torch.where(y * F < 1, -y, 0)``).
 
+``cross_entropy``: softmax cross-entropy of logits f (m x C) against class indices y (float
+values 0 .. C-1, cast to integers), l(f, y) = logsumexp(f) - f_y (torch's ``cross_entropy``); the
+loss of the image classifiers (paper App. F.6: VGG11, ResNet18), whose gradients come from
+autograd.  Its derivative is the vector softmax(f) - onehot(y) per sample (m x C), which the
+two-layer closed form (scalar outputs) cannot use: the configuration allows it with the
+classifier models only.
+
 Each loss names the labels it is defined on (``LABELS``: htsweep.data.labels) and whether it is
 a classification loss (runs then also report the readout's 0-1 error).
 
@@ -144,6 +151,40 @@ class Hinge:
         return loss, active.mul_(y).neg_()
 
 
+@dataclass
+class CrossEntropyConfig(LossConfig):
+    """Softmax cross-entropy of logits (m x C) against class indices."""
+
+    OPTION = "cross_entropy"
+    name: str = "cross_entropy"
+
+
+class CrossEntropy:
+    """l(f, y) = logsumexp(f) - f_y for logits f (m x C) and class indices y (module
+    docstring); dl/df = softmax(f) - onehot(y), a row per sample."""
+
+    name = "cross_entropy"
+    classification = True
+
+    @staticmethod
+    def _classes(y: Tensor) -> Tensor:
+        return y.to(torch.long) if y.is_floating_point() else y
+
+    def value(self, f: Tensor, y: Tensor) -> Tensor:
+        """l per sample (m,)."""
+        return torch.nn.functional.cross_entropy(f, self._classes(y), reduction="none")
+
+    def mean(self, f: Tensor, y: Tensor) -> Tensor:
+        return torch.nn.functional.cross_entropy(f, self._classes(y))
+
+    def mean_and_dvalue(self, f: Tensor, y: Tensor) -> Tuple[Tensor, Tensor]:
+        """The mean and softmax(f) - onehot(y) (m x C)."""
+        loss = self.mean(f, y)
+        dvalue = torch.softmax(f, dim=-1)
+        dvalue[torch.arange(f.shape[0], device=f.device), self._classes(y)] -= 1.0
+        return loss, dvalue
+
+
 class LossEntry(NamedTuple):
     schema: Type[LossConfig]
     build: Callable[[LossConfig], Loss]
@@ -153,6 +194,7 @@ LOSSES: Dict[str, LossEntry] = {
     "mse": LossEntry(MSEConfig, lambda cfg: MSE()),
     "bce": LossEntry(BCEConfig, lambda cfg: BCE()),
     "hinge": LossEntry(HingeConfig, lambda cfg: Hinge()),
+    "cross_entropy": LossEntry(CrossEntropyConfig, lambda cfg: CrossEntropy()),
 }
 
 

@@ -86,7 +86,8 @@ def preflight(argv: List[str]) -> None:
 
     The jobs of ``-m`` are the experiment's ``hydra.sweeper.params`` (read from the config the
     non-sweep overrides compose) and the command line's overrides, expanded as Hydra's basic
-    sweeper does.  Without ``-m``, a config that defines a sweep stops with a line saying so."""
+    sweeper does.  Without ``-m``, a config that defines a sweep stops with a line saying so.
+    A data source read from files (``check_files``) checks them for every job."""
     from htsweep.config import compose
 
     args = parse_command_line(argv)
@@ -112,6 +113,9 @@ def preflight(argv: List[str]) -> None:
         jobs = expand_jobs(sweep_arguments(params, overrides))
     for job in jobs:
         spec = to_spec(task_node(compose([o for o in job if not _is_hydra_override(o)])))
+        check_files = getattr(spec.data, "check_files", None)
+        if check_files is not None:
+            check_files()  # a data source's files exist and look right (headers, no full read)
         memory.check(spec, resolve_device(spec.device.value))
 
 

@@ -24,7 +24,14 @@ def test_the_default_config_is_the_papers_main_setting(cfg_small):
 
 
 # Options that need another group's option to compose (bce needs a teacher with values in [0, 1]).
-CONTEXT = {("loss", "bce"): ["data=spiked"]}
+CONTEXT = {
+    ("loss", "bce"): ["data=spiked"],
+    ("loss", "cross_entropy"): ["model=mlp", "data=digits"],
+    **{("data", name): ["model=mlp", "loss=cross_entropy"] for name in ("digits", "mnist", "cifar10", "svhn")},
+    ("model", "mlp"): ["data=digits", "loss=cross_entropy"],
+    ("model", "resnet18"): ["data=digits", "loss=cross_entropy"],
+    ("model", "vgg11"): ["data=cifar10", "loss=cross_entropy"],
+}
 
 
 @pytest.mark.parametrize("group", sorted(GROUPS))

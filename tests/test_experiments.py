@@ -5,6 +5,7 @@ figures from data that carry the experiment's numbers."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -16,6 +17,7 @@ from htsweep.aggregate import aggregate
 from htsweep.config import CONF_DIR, task_node, to_spec
 from htsweep.figures import KINDS
 from htsweep.train import compose_with_hydra
+from tests.data.test_vision import write_cifar, write_mnist, write_svhn
 
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 # Smoke runs keep each experiment's own sweep, except that the 90-run grids (9 lrs x 2
@@ -34,13 +36,19 @@ SHRINK = {
     "fig7": {"seed": "1"},
     "mh_normalisation": {"seed": "0", "data.n": "250,4000"},
     "grad_anatomy": {"data.nu": "0,0.75"},
+    # the deep networks: one seed (VGG11 / ResNet18 forward and backward passes on the CPU)
+    **{name: {"seed": "0"} for name in ("deep_digits", "fig33", "fig34", "fig35", "fig36", "fig37")},
 }
 SINGLE_RUN = {"fig4", "fig27", "table5"}  # experiments of one run (no grid)
+# Experiments on image files (issue 11): their smoke runs read tiny files written in the real
+# formats (tests/data/test_vision.py) through HTSWEEP_DATA.
+FILE_DATA = {"fig33": "mnist", "fig34": "cifar10", "fig35": "svhn", "fig36": "cifar10", "fig37": "svhn"}
 # The columns each figure kind plots: its data must hold finite values of them.
 PLOTTED = {"lr_sweep": ("mean",), "loss_curves": ("mean",), "update_norms": ("mean",), "esd": ("density",),
            "esd_grid": ("density",), "esd_truncated": ("density",), "spike_track": ("eigenvalue", "esd_spike_gap"), "scale_compare": ("mean",),
            "grad_anatomy": ("mean",), "alignment_curves": ("mean",), "subspace_angles": ("mean_angle_deg",),
-           "bbp": ("lambda_max_mean", "lambda_max_pred", "sim_w_beta_mean", "overlap_pred", "lr_c"), "normalisation": ("mean",)}  # fmt: skip
+           "bbp": ("lambda_max_mean", "lambda_max_pred", "sim_w_beta_mean", "overlap_pred", "lr_c"), "normalisation": ("mean",),
+           "layer_esd_grid": ("density",), "layer_alpha": ("mean",)}  # fmt: skip
 
 
 def test_every_experiment_names_its_figures_and_has_a_header():
@@ -72,7 +80,13 @@ def test_smoke_experiment_runs_and_aggregates_into_its_figures(name, tmp_path):
            "progress=false", "device=cpu", f"hydra.sweep.dir={sweep}"]  # fmt: skip
     for key, values in SHRINK.get(name, {}).items():  # a dotted key: a command-line sweep, which wins
         cmd.append(f"{key}={values}" if "." in key else f"hydra.sweeper.params.{key}='{values}'")
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    env = dict(os.environ)
+    needs = FILE_DATA.get(name)
+    if needs is not None:  # the real image files are not here: tiny files in their real formats
+        root = tmp_path / "data"
+        {"mnist": write_mnist, "cifar10": write_cifar, "svhn": write_svhn}[needs](root / ("svhn" if needs == "svhn" else ""))
+        env["HTSWEEP_DATA"] = str(root / ("svhn" if needs == "svhn" else ""))
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     statuses = [json.loads(p.read_text())["status"] for p in sweep.glob("*/run.json")]
     assert statuses and set(statuses) <= {"completed", "diverged"}

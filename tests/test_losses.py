@@ -7,7 +7,19 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from htsweep.losses import BCE, LOSSES, MSE, BCEConfig, Hinge, HingeConfig, LossConfig, MSEConfig, make_loss
+from htsweep.losses import (
+    BCE,
+    LOSSES,
+    MSE,
+    BCEConfig,
+    CrossEntropy,
+    CrossEntropyConfig,
+    Hinge,
+    HingeConfig,
+    LossConfig,
+    MSEConfig,
+    make_loss,
+)
 
 
 def test_mse_value_mean_and_derivative():
@@ -79,5 +91,25 @@ def test_hinge_value_and_subgradient():
 
 
 def test_every_loss_is_registered():
-    assert set(LOSSES) == {"mse", "bce", "hinge"}
+    assert set(LOSSES) == {"mse", "bce", "hinge", "cross_entropy"}
     assert isinstance(make_loss(BCEConfig()), BCE) and isinstance(make_loss(HingeConfig()), Hinge)
+    assert isinstance(make_loss(CrossEntropyConfig()), CrossEntropy)
+
+
+def test_cross_entropy_against_torch():
+    g = torch.Generator().manual_seed(4)
+    f = 5 * torch.randn(40, 7, generator=g, dtype=torch.float64)
+    f[0] = torch.tensor([800.0, -800.0, 0.0, 0.0, 0.0, 0.0, 0.0], dtype=torch.float64)  # no overflow
+    y = torch.randint(0, 7, (40,), generator=g).to(torch.float64)  # class indices stored as floats
+    loss = CrossEntropy()
+    assert loss.classification and loss.name == "cross_entropy"
+    ref = torch.nn.functional.cross_entropy(f, y.long(), reduction="none")
+    torch.testing.assert_close(loss.value(f, y), ref, rtol=1e-14, atol=0)
+    assert float(loss.mean(f, y)) == pytest.approx(float(ref.mean()), rel=1e-14)
+    assert float(loss.mean(f, y.long())) == float(loss.mean(f, y))  # integer labels too
+    fp = f.clone().requires_grad_(True)
+    torch.nn.functional.cross_entropy(fp, y.long(), reduction="sum").backward()
+    mean, dvalue = loss.mean_and_dvalue(f.clone(), y)  # softmax(f) - onehot(y), per sample
+    assert dvalue.shape == (40, 7) and float(mean) == pytest.approx(float(ref.mean()), rel=1e-14)
+    torch.testing.assert_close(dvalue, fp.grad, rtol=1e-12, atol=1e-15)
+    assert torch.isfinite(loss.value(f, y)).all()

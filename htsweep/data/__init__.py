@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, NamedTuple, Type
 
-from htsweep.data import single_index, spiked, spiked_cov
+from htsweep.data import cifar10, digits, images, mnist, single_index, spiked, spiked_cov, svhn
 from htsweep.data.base import DataConfig, Dataset, Split
 from htsweep.schema import lookup
 
@@ -24,6 +24,11 @@ SOURCES: Dict[str, Source] = {
     "spiked": Source(spiked.SpikedConfig, spiked.make),
     "multi_index": Source(spiked.MultiIndexConfig, spiked.make),
     "spiked_cov": Source(spiked_cov.SpikedCovConfig, spiked_cov.make),
+    # real images (htsweep.data.images): class-index labels, no teacher
+    "digits": Source(digits.DigitsConfig, images.make),
+    "mnist": Source(mnist.MnistConfig, images.make),
+    "cifar10": Source(cifar10.Cifar10Config, images.make),
+    "svhn": Source(svhn.SvhnConfig, images.make),
 }
 
 

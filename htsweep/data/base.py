@@ -18,7 +18,7 @@ bulk X_B = X - zeta z q^T and spike parts, and integrate over the known law exac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -88,11 +88,17 @@ class Dataset:
     beta: Optional[Tensor] = None  # (d,) teacher direction, None for real data
     law: Optional[GaussianLaw] = None  # the input law when it is a known Gaussian
     betas: Optional[Tensor] = None  # (K, d) every teacher direction of a multi-index target
+    num_classes: Optional[int] = None  # classes of an image source (labels 0 .. C-1), else None
 
     @property
     def d(self) -> int:
         """Input dimension (features per sample)."""
         return int(self.train.X[0].numel())
+
+    @property
+    def input_shape(self) -> Tuple[int, ...]:
+        """The shape of one sample: (C, H, W) for images, (d,) for vectors."""
+        return tuple(int(s) for s in self.train.X.shape[1:])
 
     def to(self, device: torch.device, dtype: torch.dtype) -> "Dataset":
         beta = None if self.beta is None else self.beta.to(device=device, dtype=dtype)
@@ -103,4 +109,5 @@ class Dataset:
             beta=beta,
             law=self.law,
             betas=self.betas,
+            num_classes=self.num_classes,
         )

@@ -18,6 +18,8 @@ Each kind is one module exporting ``draw(tables, out_dir, **kw) -> DataFrame`` (
 * ``subspace_angles`` seed 001: principal angles between paired runs' subspaces vs step (:mod:`.subspace_angles`).
 * ``bbp``          one GD step: lambda_max and sim(W, beta) vs eta against the BBP predictions (:mod:`.bbp`).
 * ``normalisation`` seed 003: sim(W, beta) at the final step vs n per weight normalisation (:mod:`.normalisation`).
+* ``layer_esd_grid`` Fig. 33-37: a deep network's layer-wise ESDs, columns layer, rows step (:mod:`.layer_esd_grid`).
+* ``layer_alpha``  Fig. 6: per-layer PL_Alpha_Hill / KS vs step and vs depth (:mod:`.layer_alpha`).
 
 Each kind's ``draw`` is also this package's attribute of the kind's name
 (``htsweep.figures.lr_sweep(tables, out_dir)``); import a kind's module by its path
@@ -47,6 +49,8 @@ from htsweep.figures import esd_diagnostics as _esd_diagnostics
 from htsweep.figures import esd_grid as _esd_grid
 from htsweep.figures import esd_truncated as _esd_truncated
 from htsweep.figures import grad_anatomy as _grad_anatomy
+from htsweep.figures import layer_alpha as _layer_alpha
+from htsweep.figures import layer_esd_grid as _layer_esd_grid
 from htsweep.figures import loss_curves as _loss_curves
 from htsweep.figures import lr_sweep as _lr_sweep
 from htsweep.figures import normalisation as _normalisation
@@ -84,7 +88,7 @@ class Kind:
 FIGURES: Dict[str, Kind] = {
     m.NAME: Kind(m.NAME, m.draw, m.applies, m.DOC, getattr(m, "AUTO", True)) for m in (
         _lr_sweep, _esd, _esd_truncated, _esd_grid, _loss_curves, _update_norms, _spike_track, _esd_diagnostics, _scale_compare,
-        _grad_anatomy, _alignment_curves, _subspace_angles, _bbp, _normalisation,
+        _grad_anatomy, _alignment_curves, _subspace_angles, _bbp, _normalisation, _layer_esd_grid, _layer_alpha,
     )
 }  # fmt: skip
 KINDS = tuple(FIGURES)
@@ -103,6 +107,8 @@ alignment_curves = _alignment_curves.draw
 subspace_angles = _subspace_angles.draw
 bbp = _bbp.draw
 normalisation = _normalisation.draw
+layer_esd_grid = _layer_esd_grid.draw
+layer_alpha = _layer_alpha.draw
 
 
 # --------------------------------------------------------------------------------------------
@@ -275,6 +281,8 @@ __all__ = [
     "experiment_figures",
     "experiment_names",
     "histogram",
+    "layer_alpha",
+    "layer_esd_grid",
     "linear_fit",
     "listed_figures",
     "loss_curves",

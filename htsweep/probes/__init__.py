@@ -20,6 +20,8 @@ from typing import Any, Callable, Dict, List, Tuple
 from torch import Tensor
 
 from htsweep.probes import alignment, delta_esd, network, randomize, readout, spectrum, subspace, update
+from htsweep.probes.spectrum import conv_mode
+from htsweep.spectral.conv import ConvMatrix, matrix_shape
 from htsweep.records.schema import PROBE_COLUMNS
 from htsweep.probes.base import ESD_CACHE, Built, Probe, ProbeOutput, ProbeSetup, ProbeView, Row, Skipped
 
@@ -76,16 +78,30 @@ class Measurement:
     arrays: Dict[Tuple[str, str], Any]
 
 
-def shape_columns(model: Any, layer: str, W: Tensor) -> Row:
-    """The analysed matrix's shape and its initial law's entry variance, on every row whichever
-    probes ran (figures redraw the Marchenko-Pastur law of W_0 from them)."""
-    return {"matrix_rows": int(W.shape[-2]), "matrix_cols": int(W.shape[-1]), "mp_sigma2": model.init_std(layer) ** 2}
+def shape_columns(model: Any, layer: str, W: Tensor, index: int = 0, conv_matrix: Any = ConvMatrix.slices) -> Row:
+    """What the analysed layer is, on every row whichever probes ran: the shape of one matrix
+    of its ESD and its initial law's entry variance (figures redraw the Marchenko-Pastur law of
+    W_0 from them), how many matrices the ESD pools, which matricisation made them
+    (htsweep.spectral.conv.matricise: a 2-D W is itself, ``matrix``; a Conv2d weight its k^2
+    ``slices`` or its ``reshape``) and ``index``, the layer's position among the analysed ones."""
+    kind, rows, cols, count = matrix_shape(W, conv_matrix)
+    return {
+        "matrix_rows": rows,
+        "matrix_cols": cols,
+        "mp_sigma2": model.init_std(layer) ** 2,
+        "layer_index": int(index),
+        "matrix_count": count,
+        "conv_matrix": kind,
+    }
 
 
 def measure(probes: ProbeSet, view: ProbeView) -> Measurement:
     """Run every probe on ``view`` and merge their outputs into rows keyed (step, layer)."""
     model = view.setup.model
-    per_layer: Dict[str, Row] = {layer: shape_columns(model, layer, W) for layer, W in model.matrices(view.params).items()}
+    mode = conv_mode(view.setup.probe)
+    per_layer: Dict[str, Row] = {
+        layer: shape_columns(model, layer, W, i, mode) for i, (layer, W) in enumerate(model.matrices(view.params).items())
+    }
     step_values: Row = {}
     esd: Dict[str, Tensor] = {}
     overlaps: Dict[str, Tuple[Any, Any]] = {}

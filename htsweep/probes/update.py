@@ -3,6 +3,11 @@
 Per layer: ||W_t - W_0||_2 and ||W_t - W_0||_F (0 at t = 0), and the norms of the last
 optimiser update M_{t-1}, ||M||_2 and ||M||_F (NaN at t = 0).  ||M||_2 comes from the spectral
 probe's top-k triplets of M when it computed them this step, else by Lanczos.
+
+A 4-D Conv2d weight (out, in, k, k) is measured as its (out x in k^2) reshape
+(htsweep.spectral.conv.as_matrix), whatever ``probe.conv_matrix`` made its ESD: the Frobenius
+norms are the same for every matricisation, the spectral norms are those of the reshape (the
+matrix the spectral probe's overlaps and update spectrum use).
 """
 
 from __future__ import annotations
@@ -10,8 +15,9 @@ from __future__ import annotations
 import torch
 
 from htsweep.probes.base import Built, ProbeOutput, ProbeSetup, ProbeView
-from htsweep.probes.spectrum import UPDATE_TOP_SV
+from htsweep.probes.spectrum import UPDATE_TOP_SV, update_matrices
 from htsweep.spectral import spectral_norm
+from htsweep.spectral.conv import as_matrix
 
 
 class UpdateProbe:
@@ -21,12 +27,14 @@ class UpdateProbe:
         out = ProbeOutput()
         model = view.setup.model
         initial = model.matrices(view.setup.params0)
+        updates = update_matrices(model, view.update)
         for layer, W in model.matrices(view.params).items():
-            M = None if view.update is None else view.update.get(layer)
+            M = updates.get(layer)
             if M is None:  # t = 0: W_t is W_0
                 out.layer_values[layer] = {"delta_w_spectral": 0.0, "delta_w_frobenius": 0.0}
                 continue
-            delta = (W - initial[layer]).to(torch.float64)
+            delta = as_matrix((W - initial[layer]).to(torch.float64))
+            M = as_matrix(M)
             top = view.cache.get((UPDATE_TOP_SV, layer))
             out.layer_values[layer] = {
                 "update_spectral": spectral_norm(M) if top is None else top,

@@ -85,9 +85,18 @@ PROBE_COLUMNS = (
     "delta_w_frobenius",
     "update_spectral",
     "update_frobenius",
-    "matrix_rows",
-    "matrix_cols",
+    "matrix_rows",  # the shape of one analysed matrix (of a convolution's slice with
+    "matrix_cols",  # probe.conv_matrix=slices) and its initial law's entry variance
     "mp_sigma2",
+    # Deep networks (several layers; htsweep.spectral.conv): the layer's position among the
+    # analysed ones (0-based, module order), the number of matrices pooled into its ESD (k^2
+    # slices of a Conv2d, else 1), which matricisation ran ("matrix" for a 2-D weight,
+    # "slices" or "reshape" for a 4-D one), and whether the ESD was fitted ("ok", or why not:
+    # "too_small: 10 eigenvalues"; htsweep.spectral.report.fit_status).
+    "layer_index",
+    "matrix_count",
+    "conv_matrix",
+    "fit_status",
 )
 # Columns of the alignment probe (htsweep.probes.alignment; README, Structured inputs), on the
 # rows of the two-layer model's W when the probe runs.
@@ -120,7 +129,8 @@ ALIGNMENT_COLUMNS = (
     "bbp_lr_c",
 )
 # Columns of the network probe (htsweep.probes.network): the trained network on held-out data.
-NETWORK_COLUMNS = ("net_test_loss", "net_train_error", "net_test_error")
+NETWORK_COLUMNS = ("net_train_loss", "net_test_loss", "net_train_error", "net_test_error", "net_train_accuracy",
+                   "net_test_accuracy")  # fmt: skip
 # Columns the training loop adds to each row.
 LOOP_COLUMNS = ("lr_t", "stage1_loss", "elapsed_s")
 METRIC_COLUMNS = (*PROBE_COLUMNS, *LOOP_COLUMNS)

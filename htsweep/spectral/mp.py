@@ -247,21 +247,24 @@ class MPFit:
         }
 
 
-def _esd_of_shape(eigs, h: int, d: int) -> Tensor:
-    """The N = min(h, d) largest eigenvalues, ascending float64 (extra ones are the structural
-    zeros of the larger Gram matrix)."""
-    N = min(h, d)
+def _esd_of_shape(eigs, h: int, d: int, count: int = 1) -> Tensor:
+    """The N = count * min(h, d) largest eigenvalues, ascending float64 (extra ones are the
+    structural zeros of the larger Gram matrix).  ``count`` > 1: the pooled ESD of that many
+    h x d matrices (a convolution's slices, htsweep.spectral.conv)."""
+    N = count * min(h, d)
     e = torch.from_numpy(np.sort(_as_np(eigs).ravel()))
     if e.numel() < N:
-        raise ValueError(f"eigs: expected min(h, d) = {N} eigenvalues, got {e.numel()}")
+        what = "min(h, d)" if count == 1 else f"{count} * min(h, d)"
+        raise ValueError(f"eigs: expected {what} = {N} eigenvalues, got {e.numel()}")
     if not bool(torch.isfinite(e).all()):
         raise ValueError("eigs: contains NaN or infinite values")
     return e[e.numel() - N :].clamp_min(0.0)
 
 
-def fit_mp_scale(eigs, h: int, d: int, trim: float = 0.2) -> float:
+def fit_mp_scale(eigs, h: int, d: int, trim: float = 0.2, count: int = 1) -> float:
     """sigma^2 by bulk eigenvalue matching over the quantile range [trim, 1 - trim] (module
-    docstring; Ke, Ma & Lin 2023).
+    docstring; Ke, Ma & Lin 2023).  ``count``: the ESD pools that many h x d matrices (their
+    count * min(h, d) eigenvalues are matched on the quantiles of the one h x d law).
 
     Robustness: s outliers at the top (spikes, a heavy tail) move the matched order statistics
     by at most s ranks (interlacing), i.e. the fitted sigma^2 by ~ s / (N p(x) x) in relative
@@ -269,7 +272,7 @@ def fit_mp_scale(eigs, h: int, d: int, trim: float = 0.2) -> float:
     trace-based estimate sum(lambda) / (N M) moves by their whole mass."""
     if not 0.0 <= trim < 0.5:
         raise ValueError(f"trim: must be in [0, 0.5), got {trim}")
-    e = _esd_of_shape(eigs, h, d).cpu().numpy()
+    e = _esd_of_shape(eigs, h, d, count).cpu().numpy()
     N = e.size
     lo = min(int(math.floor(trim * N)), N - 1)
     hi = max(int(math.ceil((1.0 - trim) * N)), lo + 1)
@@ -278,10 +281,16 @@ def fit_mp_scale(eigs, h: int, d: int, trim: float = 0.2) -> float:
     return float(np.dot(q, e[lo:hi]) / np.dot(q, q))
 
 
-def fit_mp(eigs, h: int, d: int, *, trim: float = 0.2, level: float = 0.99) -> MPFit:
-    """Fit the MP scale to the bulk of the ESD of W (h x d) and count what lies beyond it."""
-    e = _esd_of_shape(eigs, h, d)
-    sigma2 = fit_mp_scale(e, h, d, trim)
+def fit_mp(eigs, h: int, d: int, *, trim: float = 0.2, level: float = 0.99, count: int = 1) -> MPFit:
+    """Fit the MP scale to the bulk of the ESD of W (h x d) and count what lies beyond it.
+
+    ``count`` > 1: the ESD pools the eigenvalues of that many h x d matrices (a convolution's
+    k^2 slices, htsweep.spectral.conv), all from one law: the scale is matched on the pooled
+    quantiles, and the spike threshold is the Tracy-Widom margin of *one* h x d matrix, so a
+    pure-noise layer has some slice's largest eigenvalue above it with probability about
+    1 - level^count (0.086 for 9 slices at level 0.99), not 1 - level."""
+    e = _esd_of_shape(eigs, h, d, count)
+    sigma2 = fit_mp_scale(e, h, d, trim, count)
     law = MarchenkoPastur(h, d, sigma2)
     thr = law.spike_threshold(level)
     bulk = e[e <= thr]
