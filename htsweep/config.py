@@ -150,6 +150,7 @@ class ProbeConfig:
     grad_spectrum: bool = False  # the alignment probe's grad_eff_rank (all singular values of G)
     subspace_r: int = 0  # store W_t's top-r right singular vectors (htsweep.probes.subspace)
     save_weights_every: int = 0  # store W_t every k-th probe step (0: never)
+    layers: Optional[List[str]] = None  # analyse only these matrices (module names); null: all
     conv_matrix: ConvMatrix = ConvMatrix.slices  # a Conv2d layer's ESD (htsweep.spectral.conv)
     min_fit_eigs: int = 20  # fewer eigenvalues: NaN fits, fit_status "too_small: <n> eigenvalues"
     phase: PhaseThresholds = field(default_factory=PhaseThresholds)
@@ -206,14 +207,18 @@ class ResumeConfig:
 class TrainConfig:
     """How the full-batch gradient is computed: ``chunk_size`` samples per forward / backward
     pass of an autograd model (mlp, vgg11, resnet18), the chunks' gradients summed with weights
-    size / n into the full-batch mean gradient; 0: the whole training set at once.  With
+    size / n into the full-batch mean gradient; null: the whole training set at once.  With
     BatchNorm the chunk is the normalisation batch (htsweep.models.torch_module), so only
     BatchNorm-free models have gradients independent of it.  The two-layer closed form ignores it."""
 
-    chunk_size: int = 0
+    chunk_size: Optional[int] = None
 
     def __post_init__(self) -> None:
-        _require(self.chunk_size >= 0, "train.chunk_size", f"must be an integer >= 0, got {self.chunk_size}")
+        _require(
+            self.chunk_size is None or self.chunk_size >= 1,
+            "train.chunk_size",
+            f"must be an integer >= 1 (or null: the whole set at once), got {self.chunk_size}",
+        )
 
 
 # Which options of different groups go together (Config._check_across_groups), by option name
@@ -326,6 +331,11 @@ class Config:
         if rule is not None and where is not None:
             problem = rule(where[1], where[1])
             _require(problem is None, where[0], f"{problem} (data={data})")
+        if self.probe.layers:
+            names = models.layer_names(self.model, self.data)
+            unknown = [name for name in self.probe.layers if name not in names]
+            _require(not unknown, "probe.layers",
+                     f"no layer {', '.join(map(repr, unknown))} in model={model}; its layers: {', '.join(names)}")  # fmt: skip
 
     @property
     def resolved_data_seed(self) -> int:

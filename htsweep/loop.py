@@ -35,6 +35,7 @@ from htsweep.optim import (
     make_schedule,
 )
 from htsweep.probes import ProbeSet, ProbeSetup, ProbeView, build_probes, measure
+from htsweep.probes.base import analysed_matrices
 from htsweep.records import Status
 from htsweep.resume import Checkpointer, Interrupted, StopSignals
 from htsweep.state import TrainState
@@ -158,7 +159,7 @@ def build_run(spec: Config, dev: torch.device, dtype: torch.dtype) -> Run:
     """Data, model, dynamics, probes and the initial state of ``spec`` on ``dev`` / ``dtype``
     (data and W_0 are drawn in float64 on the CPU from the seeds, then moved)."""
     data = make_data(spec.data, spec.resolved_data_seed, spec.loss.name).to(dev, dtype)
-    model = make_model(spec.model, data, spec.train.chunk_size)
+    model = make_model(spec.model, data, spec.train.chunk_size or 0)
     params0 = {k: v.to(dev, dtype) for k, v in model.init(spec.resolved_init_seed).items()}
     optimizer = make_optimizer(spec.optimizer)
     constraint = make_constraint(spec.weight_norm, model, data)
@@ -251,7 +252,7 @@ def run(
     res.device = device_description(dev)
     built = build_run(spec, dev, dtype)
     res.probes, res.probes_skipped = built.probes.names, dict(built.probes.skipped)
-    res.layers = list(built.dynamics.model.matrices(built.initial.params))
+    res.layers = list(analysed_matrices(built.setup, built.initial.params))
     state, clock = _restore(built, res, checkpointer, dev, dtype)
     start, probe_at, model = state.t, set(spec.probe_steps()), built.dynamics.model
     bar = tqdm(total=spec.steps, initial=start, disable=not spec.progress, delay=2.0,

@@ -104,6 +104,15 @@ BAD = [
     (["probe.save_weights_every=-1"], "probe.save_weights_every: must be an integer >= 0, got -1"),
     (["probe.alignment=maybe"], "probe.alignment: Value 'maybe' is not a valid bool"),
     # image data sources (issue 11)
+    (["data=digits", "model=vgg11", "loss=cross_entropy"],
+     "data.image_size: model=vgg11 needs images whose height and width are multiples of 32"),
+    (["data=digits", "model=mlp", "loss=cross_entropy", "train.chunk_size=0"],
+     "train.chunk_size: must be an integer >= 1 (or null: the whole set at once), got 0"),
+    (["data=digits", "model=vgg11", "loss=cross_entropy", "data.image_size=32", "probe.layers=[features.0,foo]"],
+     "probe.layers: no layer 'foo' in model=vgg11; its layers: features.0, features.3,"),
+    (["probe.layers=[V]"], "probe.layers: no layer 'V' in model=two_layer; its layers: W"),
+    (["data=digits", "model=resnet18", "loss=mse"], "loss: model=resnet18 needs loss=cross_entropy, got loss=mse"),
+    (["data=digits", "loss=cross_entropy"], "data: model=two_layer needs a teacher-student source"),
     (["data=cifar10", "model=mlp", "loss=cross_entropy", "data.root=/nonexistent"],
      "data.root: expected /nonexistent/cifar-10-batches-py/data_batch_1 (the 'CIFAR-10 python version' archive from "
      "https://www.cs.toronto.edu/~kriz/cifar.html, unpacked); set data.root or HTSWEEP_DATA"),

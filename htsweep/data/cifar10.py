@@ -43,6 +43,7 @@ class Cifar10Config(FileImageConfig):
 
     OPTION = "cifar10"
     NATIVE_SIZE = 32
+    CHANNELS = 3
     name: str = "cifar10"
 
     def _paths(self, names: Tuple[str, ...]) -> List[Path]:

@@ -71,6 +71,7 @@ class ImageConfig(DataConfig):
     """Options every image source shares (module docstring)."""
 
     NATIVE_SIZE: ClassVar[int] = 0  # height = width of the source's images
+    CHANNELS: ClassVar[int] = 1  # colour channels of the source's images
     MAX_VALUE: ClassVar[float] = 255.0  # the largest raw pixel value
     n: Optional[int] = None
     n_test: Optional[int] = None
@@ -96,6 +97,11 @@ class ImageConfig(DataConfig):
     @property
     def out_size(self) -> int:
         return self.pad_to if self.pad_to is not None else self.size_before_padding
+
+    @property
+    def input_shape(self) -> Tuple[int, int, int]:
+        """(C, H, W) of the images the models see, known before any file is read."""
+        return (self.CHANNELS, self.out_size, self.out_size)
 
     def available(self) -> Tuple[Optional[int], Optional[int]]:
         """Check the source's files (cheaply: headers, sizes; no full read) and return the

@@ -45,6 +45,7 @@ class SvhnConfig(FileImageConfig):
 
     OPTION = "svhn"
     NATIVE_SIZE = 32
+    CHANNELS = 3
     name: str = "svhn"
 
     def available(self) -> Tuple[Optional[int], Optional[int]]:

@@ -11,9 +11,11 @@ An entry is a config schema (a :class:`ModelConfig` subclass, the ``model=<name>
 
 from __future__ import annotations
 
-from typing import Callable, Dict, NamedTuple, Type
+from typing import Callable, Dict, List, NamedTuple, Type
 
-from htsweep.data.base import Dataset
+import torch
+
+from htsweep.data.base import Dataset, Split
 from htsweep.models import mlp, resnet, two_layer, vgg
 from htsweep.models.base import Model, ModelConfig, Params
 from htsweep.schema import lookup
@@ -32,6 +34,19 @@ MODELS: Dict[str, ModelEntry] = {
 }
 # The options whose gradients come from autograd on a torch module (train.chunk_size applies).
 CLASSIFIERS = ("mlp", "vgg11", "resnet18")
+
+
+def layer_names(model_cfg: ModelConfig, data_cfg) -> List[str]:
+    """The names of the matrices ``model_cfg`` analyses on data of ``data_cfg``'s shape, from
+    the architecture alone (the torch modules are built on the meta device; no data, no draws)."""
+    if model_cfg.name == "two_layer":
+        return ["W"]
+    shape = getattr(data_cfg, "input_shape", None)
+    if shape is None:
+        return []
+    stub = Dataset(train=Split(torch.zeros(1, *shape), torch.zeros(1)), holdout=Split(torch.zeros(0, *shape), torch.zeros(0)),
+                   test=Split(torch.zeros(0, *shape), torch.zeros(0)), num_classes=10)  # fmt: skip
+    return list(getattr(lookup(MODELS, model_cfg.name, "model").build(model_cfg, stub), "layers", []))
 
 
 def make_model(cfg: ModelConfig, data: Dataset, chunk_size: int = 0) -> Model:

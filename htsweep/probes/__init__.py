@@ -23,7 +23,7 @@ from htsweep.probes import alignment, delta_esd, network, randomize, readout, sp
 from htsweep.probes.spectrum import conv_mode
 from htsweep.spectral.conv import ConvMatrix, matrix_shape
 from htsweep.records.schema import PROBE_COLUMNS
-from htsweep.probes.base import ESD_CACHE, Built, Probe, ProbeOutput, ProbeSetup, ProbeView, Row, Skipped
+from htsweep.probes.base import ESD_CACHE, Built, analysed_matrices, Probe, ProbeOutput, ProbeSetup, ProbeView, Row, Skipped
 
 PROBES: Dict[str, Callable[[ProbeSetup], Built]] = {
     "readout": readout.build,
@@ -100,7 +100,7 @@ def measure(probes: ProbeSet, view: ProbeView) -> Measurement:
     model = view.setup.model
     mode = conv_mode(view.setup.probe)
     per_layer: Dict[str, Row] = {
-        layer: shape_columns(model, layer, W, i, mode) for i, (layer, W) in enumerate(model.matrices(view.params).items())
+        layer: shape_columns(model, layer, W, i, mode) for i, (layer, W) in enumerate(analysed_matrices(view.setup, view.params).items())
     }
     step_values: Row = {}
     esd: Dict[str, Tensor] = {}

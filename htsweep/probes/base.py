@@ -40,6 +40,16 @@ class ProbeSetup:
     optimizer: str = ""  # the optimiser's option name
 
 
+def analysed_matrices(setup: "ProbeSetup", params: Params) -> Dict[str, Tensor]:
+    """The model's analysed matrices (``model.matrices``), restricted to ``probe.layers`` when
+    it names some (validated at start-up: htsweep.config)."""
+    matrices = setup.model.matrices(params)
+    wanted = getattr(setup.probe, "layers", None)
+    if not wanted:
+        return dict(matrices)
+    return {name: W for name, W in matrices.items() if name in set(wanted)}
+
+
 @dataclass
 class ProbeView:
     """The state at probe step t: W_t (``params``), the last update M_{t-1} (``update``,

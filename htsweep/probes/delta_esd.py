@@ -26,7 +26,8 @@ from typing import Any, Dict
 
 import torch
 
-from htsweep.probes.base import Built, ProbeOutput, ProbeSetup, ProbeView, Row, Skipped
+from htsweep.spectral.conv import as_matrix
+from htsweep.probes.base import Built, analysed_matrices, ProbeOutput, ProbeSetup, ProbeView, Row, Skipped
 from htsweep.records.schema import DELTA_ESD, derived_layer
 from htsweep.spectral import esd_eigenvalues, esd_report
 
@@ -63,11 +64,12 @@ class DeltaESDProbe:
 
     def __init__(self, setup: ProbeSetup) -> None:
         self.phase = setup.probe.phase
-        self.initial = setup.model.matrices(setup.params0)
+        self.initial = {k: as_matrix(W) for k, W in analysed_matrices(setup, setup.params0).items()}
 
     def __call__(self, view: ProbeView) -> ProbeOutput:
         out = ProbeOutput()
-        for layer, W in view.setup.model.matrices(view.params).items():
+        for layer, W in analysed_matrices(view.setup, view.params).items():
+            W = as_matrix(W)  # a conv layer's (out, in k k) reshape
             delta = W.to(torch.float64, copy=True).sub_(self.initial[layer])  # exact for float32 W
             eigs = esd_eigenvalues(delta).cpu()
             del delta

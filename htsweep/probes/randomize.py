@@ -41,7 +41,8 @@ import math
 import torch
 from torch import Tensor
 
-from htsweep.probes.base import ESD_CACHE, Built, ProbeOutput, ProbeSetup, ProbeView, Row, Skipped
+from htsweep.spectral.conv import as_matrix
+from htsweep.probes.base import ESD_CACHE, Built, analysed_matrices, ProbeOutput, ProbeSetup, ProbeView, Row, Skipped
 from htsweep.records.schema import SHUFFLED_ESD, derived_layer
 from htsweep.seeding import generator
 from htsweep.spectral import MarchenkoPastur, alpha_hill, alpha_ks, esd_eigenvalues
@@ -94,8 +95,12 @@ class RandomizeProbe:
 
     def __call__(self, view: ProbeView) -> ProbeOutput:
         out = ProbeOutput()
-        for layer, W in view.setup.model.matrices(view.params).items():
-            eigs = view.cached((ESD_CACHE, layer), lambda: esd_eigenvalues(W).cpu())
+        for layer, W in analysed_matrices(view.setup, view.params).items():
+            if W.dim() == 2:
+                eigs = view.cached((ESD_CACHE, layer), lambda: esd_eigenvalues(W).cpu())
+            else:  # a conv layer: both ESDs of the (out, in k k) reshape
+                W = as_matrix(W)
+                eigs = esd_eigenvalues(W).cpu()
             W_rand = shuffle(W, self.seed, layer, view.step)
             eigs_rand = esd_eigenvalues(W_rand).cpu()
             out.layer_values[layer] = randomized_row(W_rand, eigs, eigs_rand, self.level)

@@ -39,7 +39,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import torch
 from torch import Tensor
 
-from htsweep.probes.base import Built, ProbeOutput, ProbeSetup, ProbeView, Row, Skipped
+from htsweep.probes.base import Built, analysed_matrices, ProbeOutput, ProbeSetup, ProbeView, Row, Skipped
 from htsweep.spectral import (
     MarchenkoPastur,
     Spectrum,
@@ -161,7 +161,7 @@ class SpectrumProbe:
         out = ProbeOutput()
         model = view.setup.model
         updates = update_matrices(model, view.update)
-        for layer, W in model.matrices(view.params).items():
+        for layer, W in analysed_matrices(view.setup, view.params).items():
             out.layer_values[layer] = self._layer(view, layer, W, updates.get(layer), out)
         return out
 

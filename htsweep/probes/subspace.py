@@ -15,7 +15,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from htsweep.probes.base import Built, ProbeOutput, ProbeSetup, ProbeView, Skipped
+from htsweep.spectral.conv import as_matrix
+from htsweep.probes.base import Built, analysed_matrices, ProbeOutput, ProbeSetup, ProbeView, Skipped
 from htsweep.probes.spectrum import TOP_SVD
 from htsweep.spectral import top_svd
 
@@ -33,11 +34,12 @@ class SubspaceProbe:
 
     def __call__(self, view: ProbeView) -> ProbeOutput:
         out = ProbeOutput()
-        for layer, W in self.model.matrices(view.params).items():
+        for layer, W in analysed_matrices(view.setup, view.params).items():
+            W = as_matrix(W)  # a conv layer's (out, in k k) reshape
             if self.r > 0:
                 r = min(self.r, *W.shape[-2:])
                 svd = view.cache.get((TOP_SVD, layer))
-                if svd is None or svd.V.shape[1] < r:
+                if svd is None or svd.V.shape[1] < r or svd.V.shape[0] != W.shape[-1]:
                     svd = top_svd(W, r)
                 out.arrays[(SUBSPACE, layer)] = svd.V[:, :r].to(torch.float32).cpu().numpy()
             if self.every > 0 and view.step % self.every == 0:

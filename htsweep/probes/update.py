@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from htsweep.probes.base import Built, ProbeOutput, ProbeSetup, ProbeView
+from htsweep.probes.base import Built, analysed_matrices, ProbeOutput, ProbeSetup, ProbeView
 from htsweep.probes.spectrum import UPDATE_TOP_SV, update_matrices
 from htsweep.spectral import spectral_norm
 from htsweep.spectral.conv import as_matrix
@@ -28,7 +28,7 @@ class UpdateProbe:
         model = view.setup.model
         initial = model.matrices(view.setup.params0)
         updates = update_matrices(model, view.update)
-        for layer, W in model.matrices(view.params).items():
+        for layer, W in analysed_matrices(view.setup, view.params).items():
             M = updates.get(layer)
             if M is None:  # t = 0: W_t is W_0
                 out.layer_values[layer] = {"delta_w_spectral": 0.0, "delta_w_frobenius": 0.0}
