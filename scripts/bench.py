@@ -7,6 +7,8 @@
     .venv/bin/python scripts/bench.py --repeats 3     # median of 3 runs per case (noisy machines)
     .venv/bin/python scripts/bench.py --alignment     # the alignment probe against a step (alone,
                                                       # unless cases are named with --case)
+    .venv/bin/python scripts/bench.py --deep          # VGG11 / ResNet18 full-batch step on 10,000
+                                                      # CIFAR-sized images, layer probes, peak RSS
 
 Cases (each in a fresh subprocess, so peak memory is per case):
   a  the default run (the paper's main setting: n=2000, d=1000, h=1500, 10 FB-Adam steps,
@@ -38,7 +40,7 @@ import resource
 import subprocess
 import sys
 import time
-from typing import Dict
+from typing import Dict, Optional
 
 import htsweep  # noqa: F401  (first: sets OpenBLAS's thread timeout before numpy loads it)
 
@@ -226,6 +228,66 @@ def spectral_case(h: int, d: int, n: int = 2000, repeats: int = 3) -> Dict[str, 
     }
 
 
+DEEP_IMAGES = 10_000  # CIFAR-sized images of the deep-network benchmark (issue 11)
+
+
+DEEP_CHUNKS = {"vgg11": 500, "resnet18": 250}  # the experiments' train.chunk_size: ResNet18 keeps
+# ~6 MB of activations per 32 x 32 image for its backward pass (no early pooling), so 500 images
+# a chunk peaked at 4.3 GB RSS and 250 keep it under 4 GB
+
+
+def deep_case(model_name: str, n: int = DEEP_IMAGES, chunk: Optional[int] = None, repeats: int = 2) -> Dict[str, object]:
+    """One full-batch FB-Adam step of ``model_name`` (vgg11, resnet18) on ``n`` random 3 x 32 x 32
+    images with 10 classes, the gradient accumulated over chunks of ``chunk`` images (CPU,
+    float32; the best of ``repeats`` steps), the layer-wise spectral and update probes at the
+    next step, and the process's peak RSS (run it in a fresh process: ``--deep``)."""
+    import resource
+
+    import torch
+
+    from htsweep.config import make_spec
+    from htsweep.data.base import Dataset, Split
+    from htsweep.loop import Dynamics, apply_update, gradient
+    from htsweep.losses import make_loss
+    from htsweep.models import make_model
+    from htsweep.optim import make_constraint, make_optimizer, make_perturbation, make_schedule
+    from htsweep.probes import ProbeSet, ProbeSetup, ProbeView, measure
+    from htsweep.probes.spectrum import SpectrumProbe
+    from htsweep.probes.update import UpdateProbe
+    from htsweep.seeding import generator
+    from htsweep.state import TrainState
+
+    chunk = chunk or DEEP_CHUNKS[model_name]
+    spec = make_spec([f"model={model_name}", "data=cifar10", "loss=cross_entropy", "optimizer=adam", "lr=0.01",
+                      f"train.chunk_size={chunk}", "device=cpu"])  # fmt: skip
+    gen = generator(0, "bench/images")
+    X = torch.randn(n, 3, 32, 32, generator=gen)
+    y = torch.randint(0, 10, (n,), generator=gen).to(torch.float32)
+    empty = Split(X[:0], y[:0])
+    data = Dataset(train=Split(X, y), holdout=empty, test=Split(X[:500], y[:500]), num_classes=10)
+    model = make_model(spec.model, data, chunk)
+    params = {k: v.to(torch.float32) for k, v in model.init(0).items()}
+    optimizer = make_optimizer(spec.optimizer)
+    dyn = Dynamics(model=model, loss=make_loss(spec.loss), optimizer=optimizer, schedule=make_schedule(spec.lr_schedule),
+                   constraint=make_constraint(spec.weight_norm, model, data), perturbation=make_perturbation(spec.noise, model, 0),
+                   base_lr=spec.lr)  # fmt: skip
+    state = TrainState(params=params, opt_state=optimizer.init(params, model.trained))
+    params0 = {k: v.clone() for k, v in params.items()}
+    walls = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        state = apply_update(state, gradient(state, dyn, data.train), dyn)
+        walls.append(time.perf_counter() - t)
+    setup = ProbeSetup(probe=spec.probe, readout=spec.readout, model=model, data=data, params0=params0, seed=0)
+    probes = ProbeSet(probes=[SpectrumProbe(setup), UpdateProbe()])
+    t = time.perf_counter()
+    m = measure(probes, ProbeView(step=state.t, params=state.params, update=state.update, setup=setup))
+    probe_s = time.perf_counter() - t
+    return {"model": model_name, "n": n, "chunk": chunk, "step_s": min(walls), "steps_s": walls, "probe_s": probe_s,
+            "layers": len(m.rows), "eigenvalues": int(sum(e.numel() for e in m.esd.values())),
+            "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
+
+
 ALIGNMENT_SIZE = (750, 1000, 1250)  # n, d, h: seed 001's notebook
 
 
@@ -306,9 +368,17 @@ def main() -> None:
     parser.add_argument(
         "--alignment", action="store_true", help="also time the alignment probe against a training step (CPU)"
     )
+    parser.add_argument(
+        "--deep", action="store_true",
+        help="one full-batch step of VGG11 and ResNet18 on 10,000 CIFAR-sized images, the layer probes, peak RSS",
+    )
+    parser.add_argument("--_deep_child", help=argparse.SUPPRESS)
     parser.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    cases = args.case or ([] if args.alignment else sorted(CASES))
+    cases = args.case or ([] if args.alignment or args.deep else sorted(CASES))
+    if args._deep_child:
+        print(json.dumps(deep_case(args._deep_child)))
+        return
     if args._child:
         print(json.dumps(run_case(cases[0], args.device, args.repeats)))
         return
@@ -357,6 +427,16 @@ def main() -> None:
             "  its float64 Gram + one tridiagonal reduction (all eigenvalues, top-k vectors).\n"
             "  estimators: Hill, KS (all candidates), MP fit, norms, phase and spikes on the eigenvalues."
         )
+    if args.deep:
+        print(f"\n{'deep network, CPU, float32':<28}{'images':>8}{'chunk':>7}{'step s':>9}{'probe s':>9}{'layers':>8}{'peak MiB':>10}")
+        for name in ("vgg11", "resnet18"):
+            proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--_deep_child", name],
+                                  capture_output=True, text=True, check=True)  # fmt: skip
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            results.append(r)
+            print(f"{name:<28}{r['n']:>8}{r['chunk']:>7}{r['step_s']:>9.1f}{r['probe_s']:>9.2f}{r['layers']:>8}{r['peak_mib']:>10.0f}")
+        print("  step: loss and gradient of the whole set (in chunks), FB-Adam update; probe: the spectral and\n"
+              "  update probes of every Conv2d / Linear layer (probe.conv_matrix=slices); peak: the process's RSS.")
     if args.alignment:
         r = alignment_case()
         results.append(r)

@@ -98,6 +98,8 @@ PLAN: List[Entry] = [
     Entry("ntk_vs_mf_angles", "ntk_vs_mf", "subspace_angles"),
     Entry("one_step_bbp", "one_step_bbp", "bbp"),
     Entry("mh_normalisation", "mh_normalisation", "normalisation"),
+    Entry("deep_digits", "deep_digits", "layer_esd_grid"),
+    Entry("deep_digits_alpha", "deep_digits", "layer_alpha"),
     Entry("table1", "table1", "esd_grid", HALF, HALF_NOTE),
     Entry("table3", "table3", "esd_grid", HALF, HALF_NOTE),
     Entry("table4", "table4", "esd_grid", HALF, HALF_NOTE),

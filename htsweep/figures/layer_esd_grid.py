@@ -15,7 +15,8 @@ Which rows and cells:
   most ``max_points`` (:data:`MAX_POINTS`) of them, the first in grid order (the title says
   how many there are); each block has its own layers (a sweep over architectures has
   different ones per grid point);
-* layers (``layers=[...]``, module names, or by default :func:`choose_layers`): up to
+* layers (``layers=[...]``, module names, or by default :func:`choose_layers`): the paper's
+  three (:data:`PAPER_LAYERS`) for VGG11 and ResNet18, else up to
   :data:`MAX_LAYERS` of the run's layers spread evenly over its depth (``layer_index``),
   first and last included, among those whose ESD was fitted (``fit_status == "ok"``; all of
   them when none was);
@@ -56,6 +57,14 @@ from htsweep.sweep.tables import SweepTables
 NAME = "layer_esd_grid"
 DOC = "Fig. 33-37: layer-wise ESDs, columns layer, rows step"
 MAX_LAYERS = 4  # layers chosen by default
+# The layers the paper shows (Fig. 6, 33-37: "VGG11 Layer 2 / 4 / 7", "ResNet18 Layer 5 / 8 /
+# 10"), read as 1-based positions among the Conv2d / Linear layers in module order (the row order
+# of WeightWatcher and TempBalance; the paper does not say which convention it used, see the
+# README "Deeper networks"): chosen by default when a run has all three.
+PAPER_LAYERS = (
+    ("features.3", "features.8", "features.16"),  # VGG11 2 / 4 / 7
+    ("layer1.1.conv2", "layer2.0.downsample.0", "layer2.1.conv2"),  # ResNet18 5 / 8 / 10
+)
 MAX_POINTS = 4  # grid points drawn (blocks of rows)
 DECADES = 4.0  # bins span this many decades below a cell's largest eigenvalue
 LAYER_VALUES = ("layer_index", "matrix_count", "conv_matrix", "fit_status", "pl_alpha_hill")
@@ -107,6 +116,9 @@ def choose_layers(
             raise ValueError(f"{NAME}: no layer {unknown[0]!r} in the sweep; its layers: {', '.join(tables.layers)}")
         return list(dict.fromkeys(layers))
     pool = fitted_layers(tables, run_dir)
+    for paper in PAPER_LAYERS:
+        if set(paper) <= set(layer_order(tables, run_dir)):
+            return list(paper)
     if len(pool) <= k:
         return pool
     picks = np.unique(np.round(np.linspace(0, len(pool) - 1, k)).astype(int))

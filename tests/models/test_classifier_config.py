@@ -55,7 +55,8 @@ def _field(fn) -> str:
         (["model=mlp", "loss=bce", "data=spiked"], "loss", "needs loss=cross_entropy"),
         (["loss=cross_entropy"], "model", "mlp, vgg11, resnet18"),
         (["model=resnet18", "loss=cross_entropy"], "data", "digits, mnist, cifar10, svhn"),
-        (["train.chunk_size=-1"], "train.chunk_size", "must be an integer >= 0"),
+        (["train.chunk_size=-1"], "train.chunk_size", "must be an integer >= 1 (or null: the whole set at once)"),
+        (["train.chunk_size=0"], "train.chunk_size", "must be an integer >= 1 (or null: the whole set at once)"),
     ],
 )
 def test_composed_configs_that_do_not_fit(overrides, field, words):
@@ -68,7 +69,7 @@ def test_schema_defaults_and_chunk_size():
     assert task_node(compose(["model=vgg11"])).model.batch_norm is False
     assert dict(task_node(compose(["model=mlp"])).model) == {
         "name": "mlp", "depth": 1, "width": 512, "activation": "relu", "bias": False}  # fmt: skip
-    assert make_spec([]).train.chunk_size == 0 and make_spec(["train.chunk_size=64"]).train.chunk_size == 64
+    assert make_spec([]).train.chunk_size is None and make_spec(["train.chunk_size=64"]).train.chunk_size == 64
 
 
 def test_classifiers_on_image_sources():
