@@ -21,7 +21,10 @@ dimensions, hidden width h, training dtype of b bytes (spectra and solves in flo
   arenas: the same n = 8000 run peaked at 530-630 MiB alone, at 802 MiB inside the full
   test suite, and above the 1.25x estimate of 886 MiB once inside a suite run while other jobs
   loaded the machine, Dec 2026);
-* the interpreter with torch, numpy, scipy and Hydra loaded: BASELINE_BYTES (CPU only).
+* the interpreter with torch, numpy, scipy and Hydra loaded: BASELINE_BYTES, plus THREAD_BYTES
+  per intra-op thread for the math library's per-thread packing buffers and malloc arenas (CPU
+  only; the n = 8000 run peaked at 1204 MiB in a CI run on a host with more cores than this
+  one, against 530-800 MiB at two threads here).
 
 Estimates: 0.65 GiB for the default run (measured 537-572 MiB), 0.93 GiB at n = 8000
 (measured 530-802 MiB, scripts/bench.py and tests/test_memory.py, this 2-core CPU).
@@ -38,6 +41,7 @@ import torch
 from htsweep.errors import ConfigError
 
 BASELINE_BYTES = 350 * 2**20
+THREAD_BYTES = 16 * 2**20
 SLACK = 1.4
 DTYPE_BYTES = {"float32": 4, "float64": 8}
 
@@ -96,6 +100,12 @@ def available_bytes(device: torch.device) -> float:
     return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
 
 
+def baseline_bytes(threads: Optional[int] = None) -> float:
+    """The CPU process's fixed part: the loaded libraries and the per-thread buffers."""
+    threads = torch.get_num_threads() if threads is None else threads
+    return float(BASELINE_BYTES + THREAD_BYTES * threads)
+
+
 def _gib(x: float) -> str:
     return f"{x / 2**30:.3g} GiB"
 
@@ -105,7 +115,7 @@ def check(spec, device: torch.device) -> Optional[Estimate]:
     est = estimate(spec)
     if est is None:
         return None
-    need = est.total + (BASELINE_BYTES if device.type == "cpu" else 0.0)
+    need = est.total + (baseline_bytes() if device.type == "cpu" else 0.0)
     have = available_bytes(device)
     if need > have:
         raise ConfigError(

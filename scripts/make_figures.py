@@ -111,20 +111,23 @@ WIDTH_PX = 1400  # README figures are shown at 700 px; twice that for high-densi
 
 
 def run_sweep(entry: Entry, log) -> Optional[float]:
-    """Run (or resume) the entry's sweep into WORK/<sweep>; returns the wall time in seconds,
-    None when the sweep exited non-zero (a relaunch resumes it)."""
+    """Run (or resume) the entry's sweep into WORK/<sweep>; returns the sweep's compute time in
+    seconds (the sum of its runs' ``wall_seconds``, so a resumed or repeated invocation does not
+    restart the count), None when the sweep exited non-zero (a relaunch resumes it)."""
     cmd = [sys.executable, "-m", "htsweep.train", "-m", f"+experiment={entry.sweep}", "progress=false",
            f"hydra.sweep.dir={WORK / entry.sweep}"]  # fmt: skip
     cmd += [f"{k}={v}" for k, v in entry.reduce.items()]
-    t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
         print(f"{entry.name}: the sweep failed (exit {proc.returncode}); see {log.name}", file=sys.stderr, flush=True)
         return None
-    wall = time.perf_counter() - t0
-    stamp = {"sweep_wall_s": round(wall, 1), "date": time.strftime("%Y-%m-%d"),
-             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"}  # fmt: skip
-    (WORK / f"{entry.sweep}.wall.json").write_text(json.dumps(stamp) + "\n")
+    wall = sum(json.loads(p.read_text()).get("wall_seconds") or 0.0 for p in (WORK / entry.sweep).glob("*/run.json"))
+    path = WORK / f"{entry.sweep}.wall.json"
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    if old.get("sweep_wall_s") != round(wall, 1):  # something ran: stamp this machine and day
+        stamp = {"sweep_wall_s": round(wall, 1), "date": time.strftime("%Y-%m-%d"),
+                 "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"}  # fmt: skip
+        path.write_text(json.dumps(stamp) + "\n")
     return wall
 
 

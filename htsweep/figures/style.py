@@ -63,6 +63,9 @@ CAPTION_COLUMNS = (
     "weight_norm.name",
     "lr_schedule.gamma",
 )
+# Caption settings that only models with a ridge / logistic readout use.
+_READOUT_ONLY = {"readout.reg_lambda"}
+READOUT_MODELS = ("two_layer",)
 # Values of the paper's main setting that captions leave unsaid.
 _UNSAID = {("model.param", "ntk"), ("weight_norm.name", "none")}
 
@@ -158,6 +161,8 @@ def caption(summary: pd.DataFrame, exclude: Sequence[str] = ()) -> str:
     for c in CAPTION_COLUMNS:
         if c in exclude or c not in summary.columns:
             continue
+        if c in _READOUT_ONLY and "model.name" in summary.columns and not summary["model.name"].isin(READOUT_MODELS).any():
+            continue  # no readout ran (the deep models): its lambda is not a setting of the figure
         values = summary[c].drop_duplicates()
         if len(values) != 1 or pd.isna(values.iloc[0]) or (c, values.iloc[0]) in _UNSAID:
             continue
