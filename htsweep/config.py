@@ -7,10 +7,10 @@ schema ``<option>_schema`` registered below from the option's module):
     data         htsweep.data.SOURCES                  (single_index, spiked, multi_index, spiked_cov)
     model        htsweep.models.MODELS                 (two_layer, mlp, vgg11, resnet18)
     loss         htsweep.losses.LOSSES                 (mse, bce, hinge, cross_entropy)
-    optimizer    htsweep.optim.OPTIMIZERS              (gd, adam)
+    optimizer    htsweep.optim.OPTIMIZERS              (gd, adam, sgd, none)
     lr_schedule  htsweep.optim.SCHEDULES               (constant, step)
     weight_norm  htsweep.optim.CONSTRAINTS             (none, frobenius, rows, sigma_rows)
-    noise        htsweep.optim.PERTURBATIONS           (none)
+    noise        htsweep.optim.PERTURBATIONS           (none, alpha_stable)
 
 Each option's defaults live in its dataclass only, so a GD run carries (and hashes) no Adam
 fields.  Value ranges are checked in ``__post_init__`` when :func:`to_spec` builds the objects;
@@ -154,8 +154,12 @@ class ProbeConfig:
     conv_matrix: ConvMatrix = ConvMatrix.slices  # a Conv2d layer's ESD (htsweep.spectral.conv)
     min_fit_eigs: int = 20  # fewer eigenvalues: NaN fits, fit_status "too_small: <n> eigenvalues"
     phase: PhaseThresholds = field(default_factory=PhaseThresholds)
+    compress: bool = False  # the compressibility and weight-tail probe (htsweep.probes.compress)
+    compress_rho: float = 0.1  # its mce budget: relative squared Frobenius error of the pruned rows
+    compress_curves: bool = True  # and its pruning curves in arrays.npz (34 test evaluations a layer)
 
     def __post_init__(self) -> None:
+        _require(0.0 < self.compress_rho < 1.0, "probe.compress_rho", f"must be in (0, 1), got {self.compress_rho}")
         _require(self.overlap_k >= 1, "probe.overlap_k", f"must be an integer >= 1, got {self.overlap_k}")
         _require(self.every >= 1, "probe.every", f"must be an integer >= 1, got {self.every}")
         _require(self.min_fit_eigs >= 0, "probe.min_fit_eigs", f"must be an integer >= 0, got {self.min_fit_eigs}")
@@ -221,10 +225,36 @@ class TrainConfig:
         )
 
 
+@dataclass
+class StopConfig:
+    """Stop a run early at the first probe step where the training set meets every set target
+    (seed 002 stops at 95% training accuracy): ``train_accuracy`` (a fraction in (0, 1]; the
+    network probe's ``net_train_accuracy``, or 1 - ``net_train_error`` for bce / hinge) and
+    ``train_loss`` (the full-batch training loss ``stage1_loss`` <= it).  Checked at probe steps
+    only (``probe.every`` sets the granularity, as the source's ``eval_freq``); the step is
+    ``stopped_at_step`` in run.json.  null: no rule."""
+
+    train_accuracy: Optional[float] = None
+    train_loss: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        _require_finite(self, "stop.")
+        if self.train_accuracy is not None:
+            _require(0.0 < self.train_accuracy <= 1.0, "stop.train_accuracy",
+                     f"must be a fraction in (0, 1] (or null), got {self.train_accuracy}")  # fmt: skip
+        if self.train_loss is not None:
+            _require(self.train_loss >= 0.0, "stop.train_loss", f"must be >= 0 (or null), got {self.train_loss}")
+
+    @property
+    def active(self) -> bool:
+        return self.train_accuracy is not None or self.train_loss is not None
+
+
 # Which options of different groups go together (Config._check_across_groups), by option name
 # so that a source registered later needs no change here.
 TEACHER_STUDENT_SOURCES = ("single_index", "spiked", "multi_index", "spiked_cov")
 IMAGE_SOURCES = ("digits", "mnist", "cifar10", "svhn")
+CLASSIFICATION_LOSSES = ("cross_entropy", "bce", "hinge")
 CLASSIFIER_MODELS = models.CLASSIFIERS
 # Side of an image source's images for a schema that does not state its ``out_size``.
 NATIVE_IMAGE_SIDE = {"digits": 8, "mnist": 28, "cifar10": 32, "svhn": 32}
@@ -262,6 +292,7 @@ class Config:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     resume: ResumeConfig = field(default_factory=ResumeConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    stop: StopConfig = field(default_factory=StopConfig)
     lr: float = 1.0
     steps: int = 10
     seed: int = 0
@@ -303,6 +334,17 @@ class Config:
                 f"inverse_gamma needs a model with an output scale gamma (model=two_layer), got model={self.model.name}; "
                 "allowed here: none",
             )
+        rule = getattr(self.noise, "incompatibility", None)
+        if rule is not None:
+            clash = rule(self.model, self.data)
+            if clash is not None:
+                raise ConfigError(*clash)
+        batch, n = getattr(self.optimizer, "batch_size", None), getattr(self.data, "n", None)
+        if batch is not None and n is not None:
+            _require(batch <= n, "optimizer.batch_size", f"must be <= data.n={n}, got {batch}")
+        if self.stop.train_accuracy is not None:
+            _require(self.loss.name in CLASSIFICATION_LOSSES, "stop.train_accuracy",
+                     f"needs a classification loss ({', '.join(CLASSIFICATION_LOSSES)}), got loss={self.loss.name}")  # fmt: skip
         if getattr(self.weight_norm, "sigma", None) is not None and self.weight_norm.sigma.value == "known":
             _require(
                 links is not None,

@@ -32,8 +32,16 @@ log = logging.getLogger("htsweep")
 
 
 def hashed_config(container: Dict[str, Any]) -> Dict[str, Any]:
-    """The part of the task config that determines a run's numbers."""
-    return {k: v for k, v in container.items() if k not in records.UNHASHED_KEYS}
+    """The part of the task config that determines a run's numbers.  A section whose every
+    value is null (``stop`` with no rule, ``train`` with the whole set at once) is left out:
+    it changes nothing, so adding such a section to the schema keeps earlier runs' hashes and a
+    relaunch of an older sweep still finds its completed points."""
+    return {k: v for k, v in container.items() if k not in records.UNHASHED_KEYS and not _all_null(v)}
+
+
+def _all_null(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and all(
+        v is None or _all_null(v) for v in value.values())  # fmt: skip
 
 
 def skip_reason(
@@ -121,6 +129,7 @@ def _run_and_write(
         config_hash=digest,
         config=container,
         diverged_at_step=result.diverged_at,
+        stopped_at_step=result.stopped_at,
         resumed_from_step=result.resumed_from,
         probe_steps=result.log.probe_steps,
         layers=result.layers,

@@ -4,8 +4,10 @@
 (:func:`gradient`), the optimiser's update M_t at lr_t, W_{t+1} = W_t + M_t, then the
 constraint (weight normalisation) and the perturbation (:func:`apply_update`).
 ``run(spec)`` builds the run (:func:`build_run`) and loops t = 0 .. steps: checkpoint when due
-or on a stop signal; gradient at W_t; probe W_t at probe steps; stop at a non-finite loss,
-gradient or weight (``diverged``, the only way a run is marked so) or at t = steps; update.
+or on a stop signal; gradient at W_t (of the whole training set, or of step t's minibatch under
+``optimizer=sgd``; none under ``optimizer=none``); probe W_t at probe steps; stop at a
+non-finite loss, gradient or weight (``diverged``, the only way a run is marked so), at a probe
+step that meets the ``stop`` rule (``stopped_at``) or at t = steps; update.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from htsweep.data import Dataset, Split, make_data
 from htsweep.device import TORCH_DTYPES, device_description, resolve_device
 from htsweep.losses import Loss, make_loss
 from htsweep.models import Model, Params, make_model
+from htsweep.optim.sgd import Batches, batches_for
 from htsweep.optim import (
     Constraint,
     Optimizer,
@@ -36,6 +39,7 @@ from htsweep.optim import (
 )
 from htsweep.probes import ProbeSet, ProbeSetup, ProbeView, build_probes, measure
 from htsweep.probes.base import analysed_matrices
+from htsweep.errors import ConfigError
 from htsweep.records import Status
 from htsweep.resume import Checkpointer, Interrupted, StopSignals
 from htsweep.state import TrainState
@@ -52,6 +56,7 @@ class Dynamics:
     constraint: Constraint
     perturbation: Perturbation
     base_lr: float
+    batches: Optional[Batches] = None  # minibatches (optimizer=sgd); None: full batch
 
 
 @dataclass
@@ -59,6 +64,7 @@ class Gradient:
     loss: float
     grads: Params
     finite: bool
+    full: bool = True  # the full-batch training gradient (not a minibatch's, not skipped)
 
 
 def _all_finite(tensors: Dict[str, Tensor]) -> bool:
@@ -67,7 +73,12 @@ def _all_finite(tensors: Dict[str, Tensor]) -> bool:
 
 def gradient(state: TrainState, dyn: Dynamics, split: Split, keep: Optional[Dict[str, Tensor]] = None) -> Gradient:
     """The training loss at W_t and its gradient for every trained parameter; ``keep`` (a dict)
-    receives the pass's intermediates for the probes (htsweep.models.two_layer)."""
+    receives the pass's intermediates for the probes (htsweep.models.two_layer).  An optimiser
+    that needs no gradient (``optimizer=none``) gets zeros and only the loss is evaluated."""
+    if not getattr(dyn.optimizer, "needs_gradient", True):
+        value = float(dyn.model.loss(state.params, split, dyn.loss))
+        zeros = {name: torch.zeros_like(state.params[name]) for name in dyn.model.trained}
+        return Gradient(value, zeros, math.isfinite(value), full=False)
     if keep is None:
         loss, grads = dyn.model.loss_and_grad(state.params, split, dyn.loss)
     else:
@@ -77,15 +88,17 @@ def gradient(state: TrainState, dyn: Dynamics, split: Split, keep: Optional[Dict
 
 
 def apply_update(state: TrainState, grad: Gradient, dyn: Dynamics) -> TrainState:
-    """W_{t+1} = P(W_t + M_t) + noise, in place on ``state.params``; M_t (before the
-    constraint and the perturbation) becomes ``state.update``."""
+    """W_{t+1} = P(W_t + M_t) + N_t, in place on ``state.params``; M_t (before the
+    constraint and the perturbation) becomes ``state.update``, the injected noise N_t (by matrix
+    name; empty without noise) ``state.noise``."""
     lr = dyn.schedule.lr(dyn.base_lr, state.t)
     update = dyn.optimizer.update(grad.grads, state.opt_state, lr)
     for name, M in update.items():
         state.params[name].add_(M)
     dyn.constraint.project_(state.params)
-    dyn.perturbation.apply_(state.params, state.t)
-    return TrainState(params=state.params, opt_state=state.opt_state, update=update, t=state.t + 1, lr=lr)
+    noise = dyn.perturbation.apply_(state.params, state.t, lr)
+    return TrainState(params=state.params, opt_state=state.opt_state, update=update, t=state.t + 1, lr=lr,
+                      noise=noise or None)  # fmt: skip
 
 
 def step(state: TrainState, dyn: Dynamics, split: Split) -> Tuple[TrainState, float]:
@@ -128,6 +141,7 @@ class RunResult:
     log: RunLog = field(default_factory=RunLog)
     device: str = "cpu"
     diverged_at: Optional[int] = None
+    stopped_at: Optional[int] = None  # the probe step that met the stop rule (Config.stop)
     error: Optional[str] = None
     resumed_from: Optional[int] = None
     probes: List[str] = field(default_factory=list)
@@ -174,12 +188,46 @@ def build_run(spec: Config, dev: torch.device, dtype: torch.dtype) -> Run:
         constraint=constraint,
         perturbation=make_perturbation(spec.noise, model, spec.seed),
         base_lr=scaled_lr(spec, model),
+        batches=_batches(spec, data.train.m),
     )
+    calibrate = getattr(dynamics.perturbation, "calibrate", None)
+    if calibrate is not None:  # noise.ratio: sigma from the run's horizon
+        calibrate(dynamics.base_lr, spec.steps)
     setup = ProbeSetup(probe=spec.probe, readout=spec.readout, model=model, data=data, params0=params0,
                        seed=spec.seed, loss=loss, lr=dynamics.base_lr, optimizer=spec.optimizer.name)  # fmt: skip
     params = {k: v.clone() for k, v in params0.items()}
     initial = TrainState(params=params, opt_state=optimizer.init(params, model.trained))
     return Run(spec, data, dynamics, build_probes(setup), setup, initial)
+
+
+def _batches(spec: Config, n: int) -> Optional[Batches]:
+    """Step t's minibatch schedule under ``optimizer.batch_size`` (checked against the loaded
+    training set when ``data.n`` was null: all of a dataset's images)."""
+    size = getattr(spec.optimizer, "batch_size", None)
+    if size is not None and size > n:
+        raise ConfigError("optimizer.batch_size", f"must be <= the training set size {n}, got {size}")
+    return batches_for(spec.optimizer, n, spec.seed)
+
+
+def stop_reached(stop: Any, rows: List[Dict[str, Any]]) -> bool:
+    """Whether a probe step's rows meet every target of ``stop`` (htsweep.config.StopConfig):
+    training accuracy from the network probe (``net_train_accuracy``, else 1 -
+    ``net_train_error``), training loss from ``stage1_loss``; a missing or NaN value is not met."""
+    if not rows or not stop.active:
+        return False
+    row = rows[0]  # step-level values repeat on every layer's row
+    if stop.train_accuracy is not None:
+        acc = row.get("net_train_accuracy")
+        if acc is None or not math.isfinite(float(acc)):
+            err = row.get("net_train_error")
+            acc = math.nan if err is None else 1.0 - float(err)
+        if not float(acc) >= stop.train_accuracy:
+            return False
+    if stop.train_loss is not None:
+        loss = row.get("stage1_loss")
+        if loss is None or not float(loss) <= stop.train_loss:
+            return False
+    return True
 
 
 def _record_probe(run: Run, state: TrainState, loss: float, log: RunLog, elapsed: float, finite: bool,
@@ -188,7 +236,7 @@ def _record_probe(run: Run, state: TrainState, loss: float, log: RunLog, elapsed
     probe that raises FloatingPointError on a state the loop found finite is a failure, not
     divergence.  ``grads``: the gradient at W_t when the loop has it (not at the last step)."""
     view = ProbeView(step=state.t, params=state.params, update=state.update, setup=run.setup, grads=grads,
-                     parts=parts or {})  # fmt: skip
+                     parts=parts or {}, noise=state.noise)  # fmt: skip
     try:
         m = measure(run.probes, view)
     except FloatingPointError:
@@ -261,20 +309,31 @@ def run(
         for t in range(start, spec.steps + 1):
             if checkpointer is not None:
                 _checkpoint(checkpointer, stop, state, start, res, clock)
-            grad, parts = None, ({} if t in probe_at and built.probes.want_parts else None)
+            batches = built.dynamics.batches
+            grad, parts = None, ({} if t in probe_at and built.probes.want_parts and batches is None else None)
             if t < spec.steps:
-                grad = gradient(state, built.dynamics, built.data.train, parts)
+                split = built.data.train if batches is None else batches.split(built.data.train, t)
+                grad = gradient(state, built.dynamics, split, parts)
                 loss, finite = grad.loss, grad.finite
-            else:  # the last step: the loss of W_T only
+                if batches is not None:
+                    grad.full = False
+            if t == spec.steps or (t in probe_at and (grad is None or not grad.full)):
+                # the full-batch training loss of W_t (the last step; a probe step whose pass
+                # was a minibatch's or skipped the gradient)
                 loss = float(model.loss(state.params, built.data.train, built.dynamics.loss))
-                finite = math.isfinite(loss)
+                finite = math.isfinite(loss) and (grad is None or grad.finite)
+            first_row = len(res.log.rows)
             if t in probe_at:
-                _record_probe(built, state, loss, res.log, clock(), finite, None if grad is None else grad.grads, parts)
+                full = grad is not None and grad.full
+                _record_probe(built, state, loss, res.log, clock(), finite, grad.grads if full else None, parts)
                 parts = None
             if not finite:
                 res.status, res.diverged_at = Status.diverged, t
                 return res
             if t == spec.steps:
+                break
+            if t in probe_at and stop_reached(spec.stop, res.log.rows[first_row:]):
+                res.stopped_at = t
                 break
             state = apply_update(state, grad, built.dynamics)
             del grad

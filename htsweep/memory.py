@@ -13,21 +13,22 @@ dimensions, hidden width h, training dtype of b bytes (spectra and solves in flo
 * the opt-in controls, only when on: ``probe.randomize`` the permutation (h d int64), the
   shuffled copy and its float64 copy (h d (b + 8)) and its Gram (min(h, d)^2 8);
   ``probe.delta_esd`` the float64 W_t - W_0 and its Gram (h d 8 + min(h, d)^2 8);
+* injected noise (``noise.sigma`` > 0 or ``noise.ratio``): the last noise and its checkpoint
+  copy (2 h d b) and one layer's float64 draw in blocks of 2^22 entries (32 min(h d, 2^22));
+  ``probe.compress``: pruned copies of W (3 h d b), the pruned test features (n_test h b), the
+  refit's h x h factors (3 h^2 8) and one Gram (min(h, d)^2 8);
 * the alignment probe, when it can run (``probe.alignment`` true, or null on spiked inputs):
   the kept sigma'(Z) and, at the last step, its own forward pass (2 n h b), E, G's residual and
   a copy (3 h d b); ``probe.save_weights_every``: every saved W (h d 4 bytes, float32) held in
   the run's log and in a checkpoint copy;
 * allocator slack: the sum above times SLACK (freed float64 blocks stay in glibc's per-thread
-  arenas: the same n = 8000 run peaked at 530-630 MiB alone, at 802 MiB inside the full
-  test suite, and above the 1.25x estimate of 886 MiB once inside a suite run while other jobs
-  loaded the machine, Dec 2026);
-* the interpreter with torch, numpy, scipy and Hydra loaded: BASELINE_BYTES, plus THREAD_BYTES
-  per intra-op thread for the math library's per-thread packing buffers and malloc arenas (CPU
-  only; the n = 8000 run peaked at 1204 MiB in a CI run on a host with more cores than this
-  one, against 530-800 MiB at two threads here).
+  arenas; the same n = 8000 run peaked at 530-630 MiB, VmHWM, Dec 2026; readings of 802, 1204
+  and 2477 MiB inside test-suite runs were ru_maxrss, which counts the pytest parent's pages
+  that Linux carries into a child's maximum across fork / exec, not the run's own);
+* the interpreter with torch, numpy, scipy and Hydra loaded: BASELINE_BYTES (CPU only).
 
 Estimates: 0.65 GiB for the default run (measured 537-572 MiB), 0.93 GiB at n = 8000
-(measured 530-802 MiB, scripts/bench.py and tests/test_memory.py, this 2-core CPU).
+(measured 553-576 MiB VmHWM, scripts/bench.py and tests/test_memory.py, this 2-core CPU).
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ import torch
 from htsweep.errors import ConfigError
 
 BASELINE_BYTES = 350 * 2**20
-THREAD_BYTES = 16 * 2**20
 SLACK = 1.4
 DTYPE_BYTES = {"float32": 4, "float64": 8}
 
@@ -79,6 +79,11 @@ def estimate(spec) -> Optional[Estimate]:
     spiked = hasattr(data, "nu") or hasattr(data, "r")  # the sources whose law has a spike
     if spec.probe.alignment or (spec.probe.alignment is None and spiked):
         parts["alignment probe"] = 2 * n * h * b + 3 * h * d * b
+    noisy = float(getattr(spec.noise, "sigma", 0.0) or 0.0) > 0 or getattr(spec.noise, "ratio", None)
+    if noisy:  # state.noise and its checkpoint copy, one layer's float64 draw (2^22-entry blocks)
+        parts["injected noise"] = 2 * h * d * b + 32 * min(h * d, 2**22)
+    if spec.probe.compress:  # pruned copies of W and of the features, the refit's h x h factors
+        parts["compress probe"] = 3 * h * d * b + nt * h * b + 3 * h * h * 8 + min(h, d) ** 2 * 8
     if spec.probe.save_weights_every > 0:
         saved = [t for t in spec.probe_steps() if t % spec.probe.save_weights_every == 0]
         parts["saved weights"] = 2 * len(saved) * h * d * 4
@@ -100,10 +105,9 @@ def available_bytes(device: torch.device) -> float:
     return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
 
 
-def baseline_bytes(threads: Optional[int] = None) -> float:
-    """The CPU process's fixed part: the loaded libraries and the per-thread buffers."""
-    threads = torch.get_num_threads() if threads is None else threads
-    return float(BASELINE_BYTES + THREAD_BYTES * threads)
+def baseline_bytes() -> float:
+    """The CPU process's fixed part: the interpreter and the loaded libraries."""
+    return float(BASELINE_BYTES)
 
 
 def _gib(x: float) -> str:

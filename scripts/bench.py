@@ -9,6 +9,9 @@
                                                       # unless cases are named with --case)
     .venv/bin/python scripts/bench.py --deep          # VGG11 / ResNet18 full-batch step on 10,000
                                                       # CIFAR-sized images, layer probes, peak RSS
+    .venv/bin/python scripts/bench.py --compress      # the compressibility probe vs a training step
+    .venv/bin/python scripts/bench.py --noise         # alpha-stable iterate noise (each type) for a
+                                                      # 4096 x 4096 W against one GD step of that size
 
 Cases (each in a fresh subprocess, so peak memory is per case):
   a  the default run (the paper's main setting: n=2000, d=1000, h=1500, 10 FB-Adam steps,
@@ -49,6 +52,19 @@ CASES = {
     "b": {"label": "Fig. 5 setting (n=8000)", "n": 8000},
 }
 SPECTRAL_SIZES = ((1500, 1000), (4096, 4096))
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set (VmHWM of its own memory map; ru_maxrss would include the
+    parent's pages that Linux carries across fork / exec), in MiB."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def counted_flops(spec, device_type: str) -> Dict[str, float]:
@@ -141,7 +157,7 @@ def run_case(case: str, device_name: str, repeats: int = 1) -> Dict[str, object]
         peak = torch.cuda.max_memory_allocated() / 2**20
         peak_kind = "CUDA allocator peak"
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = peak_rss_mib()
         peak_kind = "process RSS peak"
     return {
         "case": case,
@@ -285,7 +301,7 @@ def deep_case(model_name: str, n: int = DEEP_IMAGES, chunk: Optional[int] = None
     probe_s = time.perf_counter() - t
     return {"model": model_name, "n": n, "chunk": chunk, "step_s": min(walls), "steps_s": walls, "probe_s": probe_s,
             "layers": len(m.rows), "eigenvalues": int(sum(e.numel() for e in m.esd.values())),
-            "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
+            "peak_mib": peak_rss_mib()}  # fmt: skip
 
 
 ALIGNMENT_SIZE = (750, 1000, 1250)  # n, d, h: seed 001's notebook
@@ -353,6 +369,102 @@ def alignment_case(repeats: int = 9) -> Dict[str, object]:
     return {"n": n, "d": d, "h": h, **{f"{k}_s": v for k, v in med.items()}}
 
 
+NOISE_SIZE = 4096  # h = d = n of the noise benchmark (issue 12)
+
+
+def noise_case(size: int = NOISE_SIZE, alpha: float = 1.75, repeats: int = 3, device_name: str = "cpu") -> Dict[str, object]:
+    """``noise=alpha_stable`` (htsweep.optim.perturbations.alpha_stable) against one full-batch GD
+    step of the two-layer model with h = d = n = ``size`` (float32, built through htsweep's own
+    config and loop: ``build_run`` + ``step``).  One ``apply_`` per type (draw in float64, scale,
+    cast, add to a float32 copy of W) at ``alpha``; the step and the three draws are timed in turn,
+    ``repeats`` times (medians), so a drift of a shared machine's speed hits all of them."""
+    import statistics
+
+    import torch
+
+    from htsweep.config import make_spec
+    from htsweep.device import resolve_device
+    from htsweep.loop import build_run, step
+    from htsweep.optim.perturbations.alpha_stable import AlphaStable, AlphaStableConfig, NoiseType
+
+    spec = make_spec([f"data.n={size}", f"data.d={size}", f"model.h={size}", "data.n_test=10", "optimizer=gd",
+                      f"device={device_name}", "progress=false"])  # fmt: skip
+    device = resolve_device(spec.device.value)
+    built = build_run(spec, device, torch.float32)
+    state, dyn, train = built.initial, built.dynamics, built.data.train
+    noisy = {k: v.clone() for k, v in state.params.items()}
+    kinds = [NoiseType.subgaussian, NoiseType.per_entry, NoiseType.per_neuron]
+    noises = {k.value: AlphaStable(AlphaStableConfig(type=k, alpha=alpha, sigma=1e-3), dyn.model, spec.seed) for k in kinds}
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def train_step() -> None:
+        nonlocal state
+        state, _ = step(state, dyn, train)
+
+    t_of = {"step": train_step}
+    for name, noise in noises.items():
+        t_of[name] = (lambda n: lambda: n.apply_(noisy, 0, spec.lr))(noise)
+    for fn in t_of.values():  # warm-up: allocator, first-call costs
+        fn()
+    times: Dict[str, list] = {k: [] for k in t_of}
+    for _ in range(max(1, repeats)):
+        for key, fn in t_of.items():
+            sync()
+            t = time.perf_counter()
+            fn()
+            sync()
+            times[key].append(time.perf_counter() - t)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {"size": size, "alpha": alpha, "device": str(device), "threads": torch.get_num_threads(),
+            **{f"{k}_s": v for k, v in med.items()}, "times_s": times}  # fmt: skip
+
+
+def compress_case(repeats: int = 5) -> Dict[str, object]:
+    """The compressibility probe (htsweep.probes.compress) against one FB-Adam training step on
+    the default run (n=2000, d=1000, h=1500, float32, CPU): with its pruning curves, without
+    them, and the default probes (readout, network, spectrum, update) for scale; alternated,
+    medians.  The readout probe runs first in each repeat, as in a run, so the refit reuses its
+    hold-out moments."""
+    import statistics
+
+    import torch
+
+    from htsweep.config import make_spec
+    from htsweep.loop import apply_update, build_run, gradient
+    from htsweep.probes import ProbeView, build_probes
+    from htsweep.probes.compress import CompressProbe
+
+    cfg = make_spec(["probe.compress=true", "device=cpu"])
+    built = build_run(cfg, torch.device("cpu"), torch.float32)
+    state, dyn, train = built.initial, built.dynamics, built.data.train
+    for _ in range(3):
+        state = apply_update(state, gradient(state, dyn, train), dyn)
+    defaults = [p for p in build_probes(built.setup).probes if p.name != "compress"]
+    curves = CompressProbe(built.setup)
+    flat_setup = type(built.setup)(**{**built.setup.__dict__, "probe": type(cfg.probe)(**{**cfg.probe.__dict__, "compress_curves": False})})
+    no_curves = CompressProbe(flat_setup)
+    snapshot = {k: v.clone() for k, v in state.params.items()}
+
+    def step() -> None:
+        nonlocal state
+        state = apply_update(state, gradient(state, dyn, train), dyn)
+        state.params.update({k: v.clone() for k, v in snapshot.items()})
+
+    times: Dict[str, list] = {"step": [], "default probes": [], "compress": [], "compress, no curves": []}
+    for _ in range(repeats):
+        view = ProbeView(step=3, params=state.params, update=state.update, setup=built.setup)
+        for key, fn in (("step", step), ("default probes", lambda: [p(view) for p in defaults]),
+                        ("compress", lambda: curves(view)), ("compress, no curves", lambda: no_curves(view))):  # fmt: skip
+            t = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - t)
+    return {"case": "compress", "threads": torch.get_num_threads(),
+            **{f"{k}_s": statistics.median(v) for k, v in times.items()}}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=sorted(CASES), action="append")
@@ -372,10 +484,18 @@ def main() -> None:
         "--deep", action="store_true",
         help="one full-batch step of VGG11 and ResNet18 on 10,000 CIFAR-sized images, the layer probes, peak RSS",
     )
+    parser.add_argument(
+        "--noise", action="store_true",
+        help="alpha-stable iterate noise (subgaussian, per_entry, per_neuron) for a 4096 x 4096 W against a GD step",
+    )
+    parser.add_argument(
+        "--compress", action="store_true",
+        help="the compressibility probe (with and without its pruning curves) against a training step, default run",
+    )
     parser.add_argument("--_deep_child", help=argparse.SUPPRESS)
     parser.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    cases = args.case or ([] if args.alignment or args.deep else sorted(CASES))
+    cases = args.case or ([] if args.alignment or args.deep or args.noise or args.compress else sorted(CASES))
     if args._deep_child:
         print(json.dumps(deep_case(args._deep_child)))
         return
@@ -444,6 +564,26 @@ def main() -> None:
         print(f"\nalignment probe, CPU, n={r['n']} d={r['d']} h={r['h']} (median seconds; x one training step)")
         for key in ("step", "probe", "probe, own G", "+ grad_spectrum"):
             print(f"  {key:<18}{r[key + '_s']:>8.4f}{r[key + '_s'] / step:>8.2f}x")
+    if args.noise:
+        r = noise_case(repeats=max(3, args.repeats), device_name=args.device)
+        results.append(r)
+        step = r["step_s"]
+        print(f"\nalpha-stable noise, h=d=n={r['size']}, alpha={r['alpha']}, float32 W, {r['device']}, "
+              f"{r['threads']} threads (median seconds of {len(r['times_s']['step'])}; x one GD step)")
+        for key in ("step", "subgaussian", "per_entry", "per_neuron"):
+            print(f"  {key:<14}{r[key + '_s']:>9.4f}{r[key + '_s'] / step:>8.3f}x")
+        print("  step: loss, gradient and GD update of the two-layer model (htsweep.loop.step); noise: one\n"
+              "  apply_ (float64 draws of stream noise/0/W, scale, cast, add to W).")
+    if args.compress:
+        r = compress_case(repeats=max(5, args.repeats))
+        results.append(r)
+        step = r["step_s"]
+        print(f"\ncompressibility probe, default run (n=2000, d=1000, h=1500), CPU, {r['threads']} threads "
+              "(median seconds; x one training step)")
+        for key in ("step", "default probes", "compress", "compress, no curves"):
+            print(f"  {key:<22}{r[key + '_s']:>8.3f}{r[key + '_s'] / step:>8.2f}x")
+        print("  compress: mce fractions, tail indices and the four pruning curves (11 ratios each); the\n"
+              "  default probes: readout (whose moments the refit reuses), network, spectrum, update.")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=2)

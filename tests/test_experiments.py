@@ -38,17 +38,21 @@ SHRINK = {
     "grad_anatomy": {"data.nu": "0,0.75"},
     # the deep networks: one seed (VGG11 / ResNet18 forward and backward passes on the CPU)
     **{name: {"seed": "0"} for name in ("deep_digits", "fig33", "fig34", "fig35", "fig36", "fig37")},
+    # heavy-tailed noise (issue 12): two widths, two ratios, GD and the null control
+    "ht_noise": {"seed": "0,1", "model.h": "256,1024", "noise.ratio": "0,1", "noise.type": "subgaussian",
+                 "noise.alpha": "1.5,2", "ht_optimizer": "gd,none"},
+    "compress_mnist": {"seed": "1", "optimizer.batch_size": "20", "model.width": "50"},
 }
 SINGLE_RUN = {"fig4", "fig27", "table5"}  # experiments of one run (no grid)
 # Experiments on image files (issue 11): their smoke runs read tiny files written in the real
 # formats (tests/data/test_vision.py) through HTSWEEP_DATA.
-FILE_DATA = {"fig33": "mnist", "fig34": "cifar10", "fig35": "svhn", "fig36": "cifar10", "fig37": "svhn"}
+FILE_DATA = {"compress_mnist": "mnist", "fig33": "mnist", "fig34": "cifar10", "fig35": "svhn", "fig36": "cifar10", "fig37": "svhn"}
 # The columns each figure kind plots: its data must hold finite values of them.
 PLOTTED = {"lr_sweep": ("mean",), "loss_curves": ("mean",), "update_norms": ("mean",), "esd": ("density",),
            "esd_grid": ("density",), "esd_truncated": ("density",), "spike_track": ("eigenvalue", "esd_spike_gap"), "scale_compare": ("mean",),
            "grad_anatomy": ("mean",), "alignment_curves": ("mean",), "subspace_angles": ("mean_angle_deg",),
            "bbp": ("lambda_max_mean", "lambda_max_pred", "sim_w_beta_mean", "overlap_pred", "lr_c"), "normalisation": ("mean",),
-           "layer_esd_grid": ("density",), "layer_alpha": ("mean",)}  # fmt: skip
+           "layer_esd_grid": ("density",), "layer_alpha": ("mean",), "ht_noise": ("mean",)}  # fmt: skip
 
 
 def test_every_experiment_names_its_figures_and_has_a_header():

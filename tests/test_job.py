@@ -25,6 +25,7 @@ def test_completed_run_writes_three_consistent_files(tmp_path):
         "delta_esd": "disabled (probe.delta_esd=false)",
         "alignment": "off by default for inputs without a spike (probe.alignment=true turns it on)",
         "subspace": "disabled (probe.subspace_r=0 and probe.save_weights_every=0)",
+        "compress": "disabled (probe.compress=false)",
     }
     assert list(metrics["step"]) == [0, 1, 2] and set(metrics["layer"]) == {"W"}
     assert {"optimizer.name", "lr", "data.n", "seed", "model.h", "model.activation"} <= set(metrics.columns)
@@ -42,7 +43,8 @@ def test_skipped_probes_are_named_in_the_record(tmp_path):
     run_and_record(small_node("steps=1", "probe.readout=false"), tmp_path)
     rec = json.loads((tmp_path / records.RUN_FILE).read_text())
     assert rec["probes_skipped"]["readout"] == "disabled (probe.readout=false)"
-    assert set(rec["probes_skipped"]) == {"readout", "randomize", "delta_esd", "alignment", "subspace"}  # and the opt-ins
+    opt_ins = {"randomize", "delta_esd", "alignment", "subspace", "compress"}
+    assert set(rec["probes_skipped"]) == {"readout", *opt_ins}
     assert pd.read_parquet(tmp_path / records.METRICS_FILE)["train_loss"].isna().all()
 
 

@@ -20,6 +20,7 @@ Each kind is one module exporting ``draw(tables, out_dir, **kw) -> DataFrame`` (
 * ``normalisation`` seed 003: sim(W, beta) at the final step vs n per weight normalisation (:mod:`.normalisation`).
 * ``layer_esd_grid`` Fig. 33-37: a deep network's layer-wise ESDs, columns layer, rows step (:mod:`.layer_esd_grid`).
 * ``layer_alpha``  Fig. 6: per-layer PL_Alpha_Hill / KS vs step and vs depth (:mod:`.layer_alpha`).
+* ``ht_noise``     seed 002: heavy-tailed iterate noise: prunable fraction vs h, PL_Alpha and weight tail index vs alpha, pruning curves (:mod:`.ht_noise`).
 
 Each kind's ``draw`` is also this package's attribute of the kind's name
 (``htsweep.figures.lr_sweep(tables, out_dir)``); import a kind's module by its path
@@ -49,6 +50,7 @@ from htsweep.figures import esd_diagnostics as _esd_diagnostics
 from htsweep.figures import esd_grid as _esd_grid
 from htsweep.figures import esd_truncated as _esd_truncated
 from htsweep.figures import grad_anatomy as _grad_anatomy
+from htsweep.figures import ht_noise as _ht_noise
 from htsweep.figures import layer_alpha as _layer_alpha
 from htsweep.figures import layer_esd_grid as _layer_esd_grid
 from htsweep.figures import loss_curves as _loss_curves
@@ -89,6 +91,7 @@ FIGURES: Dict[str, Kind] = {
     m.NAME: Kind(m.NAME, m.draw, m.applies, m.DOC, getattr(m, "AUTO", True)) for m in (
         _lr_sweep, _esd, _esd_truncated, _esd_grid, _loss_curves, _update_norms, _spike_track, _esd_diagnostics, _scale_compare,
         _grad_anatomy, _alignment_curves, _subspace_angles, _bbp, _normalisation, _layer_esd_grid, _layer_alpha,
+        _ht_noise,
     )
 }  # fmt: skip
 KINDS = tuple(FIGURES)
@@ -109,6 +112,7 @@ bbp = _bbp.draw
 normalisation = _normalisation.draw
 layer_esd_grid = _layer_esd_grid.draw
 layer_alpha = _layer_alpha.draw
+ht_noise = _ht_noise.draw
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,6 +285,7 @@ __all__ = [
     "experiment_figures",
     "experiment_names",
     "histogram",
+    "ht_noise",
     "layer_alpha",
     "layer_esd_grid",
     "linear_fit",

@@ -30,6 +30,9 @@ class ModelConfig(OptionConfig):
 
 class Model(Protocol):
     trained: Tuple[str, ...]  # names of the parameters the optimiser updates
+    # hidden layers by matrix name (keys of ``matrices``; not the output layer or a fixed
+    # readout): what injected noise perturbs and the compressibility probe prunes, rows = neurons
+    hidden: Tuple[str, ...]
 
     def init(self, seed: int) -> Params:
         """Initial parameters (float64, CPU), a function of the architecture and ``seed``."""

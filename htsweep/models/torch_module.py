@@ -135,6 +135,9 @@ class TorchModule:
             if isinstance(mod, MATRIX_LAYERS):
                 self.layers.append(mname)
         self.trained = tuple(n for n, _ in module.named_parameters())
+        # hidden layers: every Conv2d / Linear but the last one (the output layer), by module
+        # name; injected noise (htsweep.optim.perturbations) and pruning act on these
+        self.hidden: Tuple[str, ...] = tuple(self.layers[:-1])
         self.shapes = {n: tuple(t.shape) for n, t in [*module.named_parameters(), *module.named_buffers()]}
 
     # --- parameters ------------------------------------------------------------------------

@@ -109,6 +109,7 @@ class TwoLayer:
     """The student of eq. (2) on inputs of dimension ``d``; parameters ``{"W": (h, d), "a": (h,)}``."""
 
     trained = ("W",)
+    hidden = ("W",)  # hidden-layer weights (layer name = matrix name): noise and pruning act on these
 
     def __init__(self, cfg: TwoLayerConfig, d: int) -> None:
         self.h = cfg.h

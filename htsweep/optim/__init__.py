@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, NamedTuple, Type
 
-from htsweep.optim import adam, gd, schedules
+from htsweep.optim import adam, gd, null, schedules, sgd
 from htsweep.optim.base import Optimizer, OptimizerConfig, OptState
 from htsweep.optim.constraints import CONSTRAINTS, Constraint, ConstraintConfig, make_constraint
 from htsweep.optim.perturbations import PERTURBATIONS, Perturbation, PerturbationConfig, make_perturbation
@@ -30,6 +30,8 @@ class ScheduleEntry(NamedTuple):
 OPTIMIZERS: Dict[str, OptimizerEntry] = {
     "gd": OptimizerEntry(gd.GDConfig, gd.GD),
     "adam": OptimizerEntry(adam.AdamConfig, adam.FBAdam),
+    "sgd": OptimizerEntry(sgd.SGDConfig, sgd.SGD),
+    "none": OptimizerEntry(null.NullConfig, null.Null),
 }
 SCHEDULES: Dict[str, ScheduleEntry] = {
     "constant": ScheduleEntry(schedules.ConstantConfig, schedules.Constant),

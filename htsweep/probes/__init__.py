@@ -4,9 +4,10 @@
 last update), ``update`` (norms of W_t - W_0 and of M_{t-1}), two opt-in controls,
 ``randomize`` (the ESD of an element-shuffled W, ``probe.randomize``) and ``delta_esd`` (the
 ESD of W_t - W_0, ``probe.delta_esd``), ``alignment`` (gradient anatomy and alignment metrics
-under structured inputs, BBP predictions; seed 001) and ``subspace`` (top-r singular vectors
-and saved weights for cross-run comparisons).  To add a probe: write
-``htsweep/probes/<name>.py`` with a class returning :class:`ProbeOutput` and a
+under structured inputs, BBP predictions; seed 001), ``subspace`` (top-r singular vectors
+and saved weights for cross-run comparisons) and ``compress`` (opt-in, ``probe.compress``:
+prunable fractions, tail indices of the weights and pruning curves of the hidden layers).
+To add a probe: write ``htsweep/probes/<name>.py`` with a class returning :class:`ProbeOutput` and a
 ``build(setup) -> Probe | Skipped`` that states when it does not apply; add it to
 :data:`PROBES`; document its columns in the README.
 """
@@ -19,7 +20,7 @@ from typing import Any, Callable, Dict, List, Tuple
 
 from torch import Tensor
 
-from htsweep.probes import alignment, delta_esd, network, randomize, readout, spectrum, subspace, update
+from htsweep.probes import alignment, compress, delta_esd, network, randomize, readout, spectrum, subspace, update
 from htsweep.probes.spectrum import conv_mode
 from htsweep.spectral.conv import ConvMatrix, matrix_shape
 from htsweep.records.schema import PROBE_COLUMNS
@@ -34,6 +35,7 @@ PROBES: Dict[str, Callable[[ProbeSetup], Built]] = {
     "delta_esd": delta_esd.build,
     "alignment": alignment.build,
     "subspace": subspace.build,
+    "compress": compress.build,
 }
 
 

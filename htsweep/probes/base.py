@@ -23,6 +23,9 @@ Row = Dict[str, Any]
 # view.cache key (ESD_CACHE, layer) -> the eigenvalues of W_t^T W_t (CPU, float64, ascending)
 # that an earlier probe of this step recorded for esd.parquet (htsweep.probes.measure).
 ESD_CACHE = "esd"
+# view.cache key (READOUT_MOMENTS, feature scale) -> the readout probe's hold-out moments
+# (htsweep.readouts.Moments: Z^T Z, Z^T y, ...), reused by the compressibility probe's refits.
+READOUT_MOMENTS = "readout_moments"
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class ProbeView:
     cache: Dict[Any, Any] = field(default_factory=dict)
     grads: Optional[Params] = None
     parts: Dict[str, Tensor] = field(default_factory=dict)  # the gradient pass's r and D (model)
+    noise: Optional[Params] = None  # the noise N_{t-1} injected after M_{t-1}, by matrix name
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
         if key not in self.cache:

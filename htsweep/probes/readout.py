@@ -24,7 +24,7 @@ from torch import Tensor
 from htsweep import readouts
 from htsweep.data import labels as label_kinds
 from htsweep.losses import MSE
-from htsweep.probes.base import Built, ProbeOutput, ProbeSetup, ProbeView, Skipped
+from htsweep.probes.base import READOUT_MOMENTS, Built, ProbeOutput, ProbeSetup, ProbeView, Skipped
 from htsweep.records.schema import PAPER_CODE_SUFFIX
 
 
@@ -64,6 +64,7 @@ class ReadoutProbe:
         model, data = view.setup.model, view.setup.data
         Z = model.features(view.params, data.holdout.X, scale)
         mom = readouts.moments(Z, data.holdout.y)
+        view.cache[(READOUT_MOMENTS, scale)] = mom  # shared with htsweep.probes.compress
         a_hat = readouts.fit(self.method, Z, data.holdout.y, self.reg_lambda, mom)
         values = self._scores(readouts.outputs(Z, a_hat), data.holdout.y, "train")
         del Z

@@ -8,6 +8,10 @@ A 4-D Conv2d weight (out, in, k, k) is measured as its (out x in k^2) reshape
 (htsweep.spectral.conv.as_matrix), whatever ``probe.conv_matrix`` made its ESD: the Frobenius
 norms are the same for every matricisation, the spectral norms are those of the reshape (the
 matrix the spectral probe's overlaps and update spectrum use).
+
+With injected noise (``noise=alpha_stable``) the layer's step is M_{t-1} + N_{t-1}:
+``noise_frobenius`` is ||N||_F and ``update_noisy_spectral`` / ``update_noisy_frobenius`` the
+norms of M + N (the constraint, if any, acts between them); without noise these are NaN.
 """
 
 from __future__ import annotations
@@ -36,12 +40,19 @@ class UpdateProbe:
             delta = as_matrix((W - initial[layer]).to(torch.float64))
             M = as_matrix(M)
             top = view.cache.get((UPDATE_TOP_SV, layer))
-            out.layer_values[layer] = {
+            values = out.layer_values[layer] = {
                 "update_spectral": spectral_norm(M) if top is None else top,
                 "delta_w_spectral": spectral_norm(delta),
                 "delta_w_frobenius": float(torch.linalg.matrix_norm(delta, "fro")),
                 "update_frobenius": float(torch.linalg.matrix_norm(M.to(torch.float64), "fro")),
             }
+            N = (view.noise or {}).get(layer)
+            if N is not None:
+                N = as_matrix(N).to(torch.float64)
+                MN = M.to(torch.float64) + N
+                values.update(noise_frobenius=float(torch.linalg.matrix_norm(N, "fro")),
+                              update_noisy_spectral=spectral_norm(MN),
+                              update_noisy_frobenius=float(torch.linalg.matrix_norm(MN, "fro")))  # fmt: skip
         return out
 
 

@@ -21,6 +21,8 @@ from htsweep.records.io import (
 )
 from htsweep.records.schema import (
     ALIGNMENT_COLUMNS,
+    NOISE_COLUMNS,
+    COMPRESS_COLUMNS,
     ARRAYS_FILE,
     CHECKPOINT_FILE,
     CLAIM_FILE,
@@ -45,6 +47,8 @@ from htsweep.records.schema import (
 
 __all__ = [
     "ALIGNMENT_COLUMNS",
+    "NOISE_COLUMNS",
+    "COMPRESS_COLUMNS",
     "ARRAYS_FILE",
     "CHECKPOINT_FILE",
     "CLAIM_FILE",

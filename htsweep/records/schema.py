@@ -131,6 +131,24 @@ ALIGNMENT_COLUMNS = (
 # Columns of the network probe (htsweep.probes.network): the trained network on held-out data.
 NETWORK_COLUMNS = ("net_train_loss", "net_test_loss", "net_train_error", "net_test_error", "net_train_accuracy",
                    "net_test_accuracy")  # fmt: skip
+# Columns of the update probe under injected noise (noise=alpha_stable; NaN without): ||N||_F
+# and the norms of the noisy step M + N (htsweep.probes.update).
+NOISE_COLUMNS = ("noise_frobenius", "update_noisy_spectral", "update_noisy_frobenius")
+# Columns of the compressibility probe (htsweep.probes.compress; probe.compress), on the rows
+# of the model's hidden layers: the mce-prunable fraction of neurons (raw and median-centred
+# weights), the test loss / accuracy of the network with those neurons pruned, and the tail
+# indices of the weights (Mohammadi et al. on entries, rows and row norms; Hill on entries).
+# Its pruning curves go to arrays.npz (kinds htsweep.probes.compress.KINDS).
+COMPRESS_COLUMNS = (
+    "compress_fraction",
+    "compress_fraction_centred",
+    "compress_test_loss",
+    "compress_test_accuracy",
+    "tail_alpha_entries",
+    "tail_alpha_rows",
+    "tail_alpha_norms",
+    "tail_hill_entries",
+)
 # Columns the training loop adds to each row.
 LOOP_COLUMNS = ("lr_t", "stage1_loss", "elapsed_s")
 METRIC_COLUMNS = (*PROBE_COLUMNS, *LOOP_COLUMNS)
@@ -193,6 +211,7 @@ class RunRecord:
     config_hash: str
     config: Dict[str, Any]
     diverged_at_step: Optional[int] = None
+    stopped_at_step: Optional[int] = None  # the probe step that met the stop rule (stop.*)
     resumed_from_step: Optional[int] = None
     probe_steps: List[int] = field(default_factory=list)
     layers: List[str] = field(default_factory=list)

@@ -75,6 +75,8 @@ def run_summary(out_dir: Path) -> str:
         lines.append(f"  error: {str(record['error']).splitlines()[0]}")
     if record.get("diverged_at_step") is not None:
         lines.append(f"  diverged at step {record['diverged_at_step']}")
+    if record.get("stopped_at_step") is not None:
+        lines.append(f"  stopped at step {record['stopped_at_step']} (the stop rule was met)")
     layers = record.get("layers") or []
     table = metrics_table(out_dir)
     if table:

@@ -25,7 +25,7 @@ from htsweep.sweep.read import EsdSource
 # Config columns pooled over when averaging: the replicate axis.
 SEED_COLUMNS = ("seed", "data_seed", "init_seed")
 # Columns aggregation adds to summary.parquet from the run folder and run.json.
-RUN_COLUMNS = ("run_dir", "job", "status", "steps_done", "diverged_at_step", "config_hash")
+RUN_COLUMNS = ("run_dir", "job", "status", "steps_done", "diverged_at_step", "stopped_at_step", "config_hash")
 PROBLEM_COLUMNS = ("job", "run_dir", "problem", "file", "detail", "overrides")
 STATS = ("mean", "std", "count")
 
@@ -66,12 +66,13 @@ def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
             "status": r.status,
             "steps_done": r.record.steps_done if r.record else None,
             "diverged_at_step": r.record.diverged_at_step if r.record else None,
+            "stopped_at_step": r.record.stopped_at_step if r.record else None,
             "config_hash": r.record.config_hash if r.record else None,
         }
         for r in runs
     ]
     df = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
-    for c in ("job", "steps_done", "diverged_at_step"):
+    for c in ("job", "steps_done", "diverged_at_step", "stopped_at_step"):
         df[c] = pd.array(df[c].tolist(), dtype="Int64")
     return df
 

@@ -31,7 +31,7 @@ def test_names_resolve_to_kinds_through_the_experiment_yaml(tmp_path: Path, monk
     assert figs.resolve_name("fig28-gamma") == ["loss_curves"]
     assert figs.resolve_name("all") == ["all"]
     assert figs.resolve_names(["fig3", "lr_sweep", "esd"]) == ["lr_sweep", "esd"] and figs.resolve_names(None) is None
-    with pytest.raises(figs.FigureNameError, match="kinds: lr_sweep.*experiments: appd, deep_digits, fig1, fig19"):
+    with pytest.raises(figs.FigureNameError, match="kinds: lr_sweep.*experiments: appd, compress_mnist, deep_digits, fig1, fig19"):
         figs.resolve_name("fig99")
     # the YAML is the source: a new experiment needs no Python
     conf = tmp_path / "experiment"

@@ -17,7 +17,7 @@ def test_none_is_the_identity():
     model = TwoLayer(TwoLayerConfig(h=5), 4)
     params = model.init(0)
     W = params["W"].clone()
-    make_perturbation(NoNoiseConfig(), model, seed=0).apply_(params, t=3)
+    assert make_perturbation(NoNoiseConfig(), model, seed=0).apply_(params, t=3, lr=0.1) == {}
     assert torch.equal(params["W"], W)
 
 

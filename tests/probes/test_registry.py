@@ -17,15 +17,18 @@ OPT_IN = {
     "delta_esd": "disabled (probe.delta_esd=false)",
     "alignment": "off by default for inputs without a spike (probe.alignment=true turns it on)",
     "subspace": "disabled (probe.subspace_r=0 and probe.save_weights_every=0)",
+    "compress": "disabled (probe.compress=false)",
 }
 
 
 def test_every_probe_runs_by_default_in_registry_order():
     built = build_run(small_spec(), torch.device("cpu"), torch.float64)
-    assert list(PROBES) == ["readout", "network", "spectrum", "update", "randomize", "delta_esd", "alignment", "subspace"]
+    assert list(PROBES) == ["readout", "network", "spectrum", "update", "randomize", "delta_esd", "alignment", "subspace",
+                            "compress"]  # fmt: skip
     assert built.probes.names == ["readout", "network", "spectrum", "update"]
     assert built.probes.skipped == OPT_IN  # the opt-in controls, off by default
-    every = ("probe.randomize=true", "probe.delta_esd=true", "probe.alignment=true", "probe.subspace_r=2")
+    every = ("probe.randomize=true", "probe.delta_esd=true", "probe.alignment=true", "probe.subspace_r=2",
+             "probe.compress=true")  # fmt: skip
     both = build_run(small_spec(*every), torch.device("cpu"), torch.float64)
     assert both.probes.names == list(PROBES) and both.probes.skipped == {}
     spiked = build_run(small_spec("data=spiked", "data.n=50", "data.d=20", "model.h=30"), torch.device("cpu"), torch.float64)

@@ -2,7 +2,9 @@
 (e.g. injected noise), in place.
 
 ``make(cfg, model, seed)`` binds a perturbation to a model and the run's seed;
-``apply_(params, t)`` perturbs the iterate W_{t+1} produced by update t.  Randomness must come
+``apply_(params, t, lr)`` perturbs the iterate W_{t+1} produced by update t (made at step size
+``lr``) and returns what it added, keyed by matrix name (``model.matrices``; empty: nothing),
+so the loop can record the update with and without the noise.  Randomness must come
 from a per-step named stream (``htsweep.seeding.generator(seed, f"noise/{t}")``), never from a
 generator that carries state across steps, so a resumed run draws the same numbers as an
 uninterrupted one.
@@ -25,8 +27,9 @@ class PerturbationConfig(OptionConfig):
 
 
 class Perturbation(Protocol):
-    def apply_(self, params: Params, t: int) -> None:
-        """Perturb ``params`` in place after update ``t``."""
+    def apply_(self, params: Params, t: int, lr: float) -> Params:
+        """Perturb ``params`` in place after update ``t`` at step size ``lr``; return the
+        added noise per matrix name (the matrices' shapes), {} when nothing was added."""
 
 
 @dataclass
@@ -38,5 +41,5 @@ class NoNoiseConfig(PerturbationConfig):
 
 
 class NoNoise:
-    def apply_(self, params: Params, t: int) -> None:
-        return None
+    def apply_(self, params: Params, t: int, lr: float) -> Params:
+        return {}
