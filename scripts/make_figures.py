@@ -101,10 +101,8 @@ PLAN: List[Entry] = [
     Entry("deep_digits", "deep_digits", "layer_esd_grid"),
     Entry("deep_digits_alpha", "deep_digits", "layer_alpha"),
     Entry("ht_noise", "ht_noise", "ht_noise",
-          {"model.h": "256,512,1024", "noise.ratio": "0,1", "hydra.sweeper.params.ht_optimizer": "gd",
-           "hydra.sweeper.params.seed": "'0,1'"},
-          "h in {256, 512, 1024}, ratio in {0, 1}, GD only, 2 seeds (the experiment: h up to 4096, ratio 0.3 too, "
-          "FB-Adam and the null control, 5 seeds)"),
+          {"noise.ratio": "0,1", "hydra.sweeper.params.ht_optimizer": "gd", "hydra.sweeper.params.seed": "'0,1,2'"},
+          "ratio in {0, 1}, GD only, 3 seeds (the experiment: ratio 0.3 too, FB-Adam and the null control, 5 seeds)"),
     Entry("table1", "table1", "esd_grid", HALF, HALF_NOTE),
     Entry("table3", "table3", "esd_grid", HALF, HALF_NOTE),
     Entry("table4", "table4", "esd_grid", HALF, HALF_NOTE),

@@ -12,7 +12,7 @@ from htsweep.job import run_and_record
 from htsweep.loop import run
 from htsweep.records import Status
 from htsweep.config import compose, task_node
-from tests.helpers import small_spec, spec
+from tests.helpers import small_node, small_spec, spec
 
 DIGITS = ["model=mlp", "data=digits", "loss=cross_entropy", "optimizer=adam", "lr=0.01", "model.width=64", "data.n=300",
           "steps=30", "probe.every=2", "progress=false", "device=cpu", "dtype=float64"]  # fmt: skip
@@ -57,3 +57,10 @@ def test_bad_stop_values(overrides, expected):
     with pytest.raises(ConfigError) as info:
         small_spec(*overrides)
     assert str(info.value).startswith(expected), str(info.value)
+
+
+def test_a_relaunch_skips_a_run_that_stopped_early(tmp_path):
+    overrides = ("steps=10", "probe.every=2", "stop.train_loss=1e9")  # met at step 0
+    first = run_and_record(small_node(*overrides), tmp_path)
+    assert first is not None and first.stopped_at == 0 and first.steps_done == 0
+    assert run_and_record(small_node(*overrides), tmp_path) is None  # completed and intact: skipped
