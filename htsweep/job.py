@@ -44,6 +44,16 @@ def _all_null(value: Any) -> bool:
         v is None or _all_null(v) for v in value.values())  # fmt: skip
 
 
+def same_config(previous: Dict[str, Any], digest: str) -> bool:
+    """Whether a recorded run is of the config hashed as ``digest``: its recorded hash, or its
+    recorded config hashed by today's rule (a run recorded before an all-null section existed,
+    or while such sections still counted, is the same config)."""
+    if previous.get("config_hash") == digest:
+        return True
+    config = previous.get("config")
+    return isinstance(config, dict) and records.config_hash(hashed_config(config)) == digest
+
+
 def skip_reason(
     previous: Optional[Dict[str, Any]], digest: str, spec: Config, out_dir: Optional[Path] = None
 ) -> Optional[str]:
@@ -52,7 +62,7 @@ def skip_reason(
     otherwise the log says what is wrong and the point runs again."""
     if previous is None or not spec.resume.enabled:
         return None
-    if previous.get("config_hash") != digest:
+    if not same_config(previous, digest):
         raise RuntimeError(
             f"run directory holds the results of another config (hash {previous.get('config_hash')}, "
             f"this one is {digest}); launch the changed sweep into a new directory"

@@ -111,6 +111,22 @@ def test_relaunch_with_another_config_refuses_to_overwrite(tmp_path):
     assert json.loads((tmp_path / records.RUN_FILE).read_text())["config"]["lr"] == 1.0
 
 
+@pytest.mark.parametrize("recorded", ["before_the_section", "legacy_hash"])
+def test_relaunch_finds_runs_recorded_before_an_all_null_section(tmp_path, recorded):
+    """A run recorded before ``stop`` existed (its config has no such key), or with the hash that
+    still counted all-null sections, is the same config: a relaunch skips it."""
+    run_and_record(small_node("steps=2"), tmp_path)
+    path = tmp_path / records.RUN_FILE
+    rec = json.loads(path.read_text())
+    if recorded == "before_the_section":
+        del rec["config"]["stop"]
+        rec["config_hash"] = records.config_hash({k: v for k, v in rec["config"].items() if k not in records.UNHASHED_KEYS})
+    else:  # the hash that still counted all-null sections
+        rec["config_hash"] = records.config_hash({k: v for k, v in rec["config"].items() if k not in records.UNHASHED_KEYS})
+    path.write_text(json.dumps(rec))
+    assert run_and_record(small_node("steps=2"), tmp_path) is None  # skipped, not refused
+
+
 def test_failed_run_reruns_only_on_request(tmp_path, monkeypatch):
     import htsweep.loop as loop_mod
 
