@@ -39,7 +39,7 @@ SHRINK = {
     # the deep networks: one seed (VGG11 / ResNet18 forward and backward passes on the CPU)
     **{name: {"seed": "0"} for name in ("deep_digits", "fig33", "fig34", "fig35", "fig36", "fig37")},
     # heavy-tailed noise (issue 12): two widths, two ratios, GD and the null control
-    "ht_noise": {"seed": "0,1", "model.h": "256,1024", "noise.ratio": "0,1", "noise.type": "subgaussian",
+    "ht_noise": {"seed": "0", "model.h": "256,1024", "noise.ratio": "0,1", "noise.type": "subgaussian",
                  "noise.alpha": "1.5,2", "ht_optimizer": "gd,none"},
     "compress_mnist": {"seed": "1", "optimizer.batch_size": "20", "model.width": "50"},
 }

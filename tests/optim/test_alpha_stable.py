@@ -86,6 +86,32 @@ def test_positive_stable_matches_levy_stable_s1(alpha):
     assert stats.ks_2samp(x, ref).pvalue > 1e-3
 
 
+@pytest.fixture
+def parameterization():
+    """Set scipy's levy_stable parameterisation for one test (a class attribute), then restore it."""
+    before = stats.levy_stable.parameterization
+
+    def use(name: str):
+        stats.levy_stable.parameterization = name
+        return stats.levy_stable
+
+    yield use
+    stats.levy_stable.parameterization = before
+
+
+@pytest.mark.parametrize("alpha", [0.5, 0.875])
+def test_positive_stable_is_s1_which_is_s0_shifted_by_tan(alpha, parameterization):
+    """Where the parameterisations differ (beta != 0, alpha != 1): S1(alpha, 1, 1, 0) is
+    S0(alpha, 1, 1, tan(pi alpha / 2)) (Nolan).  The draws follow S1 explicitly, the shifted S0,
+    and not the unshifted S0, whose support would reach below 0."""
+    x = positive_stable(alpha, N, gen(4)).numpy()
+    assert_law(x, lambda q: parameterization("S1").cdf(q, alpha, 1.0), f"S1({alpha})")
+    shift = math.tan(math.pi * alpha / 2)
+    assert_law(x, lambda q: parameterization("S0").cdf(q, alpha, 1.0, loc=shift), f"S0({alpha}) + tan")
+    with pytest.raises(AssertionError):
+        assert_law(x, lambda q: parameterization("S0").cdf(q, alpha, 1.0), f"S0({alpha}) unshifted")
+
+
 @pytest.mark.parametrize("alpha", [0.02, 0.3, 0.5, 0.875, 0.999])
 def test_positive_stable_is_never_negative_or_nan(alpha):
     x = positive_stable(alpha, 1_000_000, gen(5))
