@@ -33,6 +33,7 @@ import matplotlib as mpl
 import numpy as np
 import pandas as pd
 
+from htsweep.figures import _alignment as al
 from htsweep.figures import style
 from htsweep.sweep.tables import SweepTables
 
@@ -92,19 +93,7 @@ def plotted_data(
     deepest = rows.groupby("series", sort=False)["layer_index"].transform("max")
     rows = rows.assign(depth=np.where(deepest > 0, rows["layer_index"] / deepest.where(deepest > 0, 1.0), 0.0))
     keep_cols = ["series", *tables.grid, "layer", "layer_index", "depth", "step"]
-    long = pd.concat(
-        [
-            rows[keep_cols].assign(
-                metric=m,
-                mean=rows[f"{m}_mean"].to_numpy(float),
-                std=rows[f"{m}_std"].to_numpy(float),
-                count=rows[f"{m}_count"].to_numpy(int),
-            )
-            for m in present
-        ],
-        ignore_index=True,
-    )
-    long = long[long["count"] > 0]
+    long = al.long_stats(rows, keep_cols, present)  # rows with a value: a positive count
     if long.empty:
         raise ValueError(f"{NAME}: no layer has a fitted power-law exponent")
     depth = []

@@ -11,7 +11,7 @@ An entry is a config schema (a :class:`ModelConfig` subclass, the ``model=<name>
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, NamedTuple, Type
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Type
 
 import torch
 
@@ -36,17 +36,41 @@ MODELS: Dict[str, ModelEntry] = {
 CLASSIFIERS = ("mlp", "vgg11", "resnet18")
 
 
+def on_stub(model_cfg: ModelConfig, shape: Tuple[int, ...]) -> Model:
+    """The model ``model_cfg`` builds for samples of ``shape`` (a 10-class stub dataset of one
+    zero sample: torch modules are built on the meta device; no data, no draws)."""
+    stub = Dataset(train=Split(torch.zeros(1, *shape), torch.zeros(1)), holdout=Split(torch.zeros(0, *shape), torch.zeros(0)),
+                   test=Split(torch.zeros(0, *shape), torch.zeros(0)), num_classes=10)  # fmt: skip
+    return lookup(MODELS, model_cfg.name, "model").build(model_cfg, stub)
+
+
 def layer_names(model_cfg: ModelConfig, data_cfg) -> List[str]:
     """The names of the matrices ``model_cfg`` analyses on data of ``data_cfg``'s shape, from
-    the architecture alone (the torch modules are built on the meta device; no data, no draws)."""
+    the architecture alone (:func:`on_stub`)."""
     if model_cfg.name == "two_layer":
         return ["W"]
     shape = getattr(data_cfg, "input_shape", None)
     if shape is None:
         return []
-    stub = Dataset(train=Split(torch.zeros(1, *shape), torch.zeros(1)), holdout=Split(torch.zeros(0, *shape), torch.zeros(0)),
-                   test=Split(torch.zeros(0, *shape), torch.zeros(0)), num_classes=10)  # fmt: skip
-    return list(getattr(lookup(MODELS, model_cfg.name, "model").build(model_cfg, stub), "layers", []))
+    return list(getattr(on_stub(model_cfg, shape), "layers", []))
+
+
+def hidden_names(model_cfg: ModelConfig, data_cfg) -> Optional[Tuple[str, ...]]:
+    """``model.hidden`` of the model ``model_cfg`` builds for data shaped as ``data_cfg`` says
+    (images: ``input_shape``; vectors: ``d``), from the architecture alone; None when the shape
+    is unknown or the model cannot be built for it (other start-up checks report that)."""
+    from htsweep.errors import ConfigError
+
+    shape = getattr(data_cfg, "input_shape", None)
+    if shape is None and getattr(data_cfg, "d", None) is not None:
+        shape = (int(data_cfg.d),)
+    if model_cfg.name not in MODELS or shape is None:
+        return None
+    try:
+        model = on_stub(model_cfg, shape)
+    except (ConfigError, ValueError, TypeError):
+        return None
+    return tuple(getattr(model, "hidden", ()))
 
 
 def make_model(cfg: ModelConfig, data: Dataset, chunk_size: int = 0) -> Model:

@@ -20,9 +20,8 @@ from typing import List, Optional
 from torch import Tensor, nn
 
 from htsweep.data.base import Dataset
-from htsweep.errors import ConfigError
 from htsweep.models.base import ModelConfig
-from htsweep.models.torch_module import TorchModule, on_meta
+from htsweep.models.torch_module import TorchModule, image_shape, on_meta
 
 MIN_SIZE = 8  # three stride-2 stages
 WIDTHS = (64, 128, 256, 512)
@@ -95,10 +94,5 @@ class ResNet18(nn.Module):
 
 
 def build(cfg: ResNet18Config, data: Dataset) -> TorchModule:
-    shape = data.input_shape
-    if len(shape) != 3 or not data.num_classes:
-        raise ConfigError("data", f"model=resnet18 needs images (C, H, W) with classes; got samples shaped {shape}")
-    problem = size_problem(shape[1], shape[2])
-    if problem is not None:
-        raise ConfigError("data.image_size", problem)
+    shape = image_shape("resnet18", data, size_problem)
     return TorchModule(on_meta(ResNet18, shape[0], data.num_classes))

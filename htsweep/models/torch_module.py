@@ -59,6 +59,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from htsweep.data.base import Split
+from htsweep.errors import ConfigError
 from htsweep.losses import Loss
 from htsweep.models.base import Params
 from htsweep.seeding import generator
@@ -254,6 +255,19 @@ class _BatchStats:
                 mom = self.momenta[name]
                 params[f"{name}.running_mean"].mul_(1.0 - mom).add_(mean, alpha=mom)
                 params[f"{name}.running_var"].mul_(1.0 - mom).add_(m2 / max(count - 1, 1), alpha=mom)
+
+
+def image_shape(model_name: str, data, size_problem) -> Tuple[int, int, int]:
+    """(C, H, W) of ``data``'s samples for an image model: one-line errors naming ``data`` (not
+    images with classes) or ``data.image_size`` (``size_problem(H, W)``, a size the
+    architecture cannot take)."""
+    shape = tuple(data.input_shape)
+    if len(shape) != 3 or not data.num_classes:
+        raise ConfigError("data", f"model={model_name} needs images (C, H, W) with classes; got samples shaped {shape}")
+    problem = size_problem(shape[1], shape[2])
+    if problem is not None:
+        raise ConfigError("data.image_size", problem)
+    return shape
 
 
 def on_meta(build, *args, **kwargs) -> nn.Module:

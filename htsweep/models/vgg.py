@@ -25,9 +25,8 @@ from typing import List, Optional, Union
 from torch import nn
 
 from htsweep.data.base import Dataset
-from htsweep.errors import ConfigError
 from htsweep.models.base import ModelConfig
-from htsweep.models.torch_module import TorchModule, on_meta
+from htsweep.models.torch_module import TorchModule, image_shape, on_meta
 
 # torchvision.models.vgg.cfgs["A"]: output channels of each 3x3 conv, "M" a 2x2 max-pool
 CONFIG_A: List[Union[int, str]] = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
@@ -77,10 +76,5 @@ class VGG11(nn.Module):
 
 
 def build(cfg: VGG11Config, data: Dataset) -> TorchModule:
-    shape = data.input_shape
-    if len(shape) != 3 or not data.num_classes:
-        raise ConfigError("data", f"model=vgg11 needs images (C, H, W) with classes; got samples shaped {shape}")
-    problem = size_problem(shape[1], shape[2])
-    if problem is not None:
-        raise ConfigError("data.image_size", problem)
+    shape = image_shape("vgg11", data, size_problem)
     return TorchModule(on_meta(VGG11, shape[0], data.num_classes, cfg.batch_norm, shape[1], shape[2]))

@@ -57,6 +57,7 @@ import torch
 from torch import Tensor
 
 from htsweep.errors import ConfigError
+from htsweep.models import hidden_names
 from htsweep.models.base import Model, Params
 from htsweep.optim.perturbations.base import PerturbationConfig
 from htsweep.optim.perturbations import stable
@@ -98,7 +99,7 @@ class AlphaStableConfig(PerturbationConfig):
     def incompatibility(self, model_cfg: Any, data_cfg: Any) -> Optional[Tuple[str, str]]:
         """(field, message) when the model has no hidden layer to perturb (a start-up check
         across groups, htsweep.config), else None."""
-        hidden = hidden_layers(model_cfg, data_cfg)
+        hidden = hidden_names(model_cfg, data_cfg)
         if hidden is None or hidden:
             return None
         return "noise", no_hidden_message(model_cfg)
@@ -109,35 +110,6 @@ def no_hidden_message(model_cfg: Any) -> str:
     where = f"model={model_cfg.name}" + ("" if depth is None else f" with depth={depth}")
     return (f"alpha_stable needs a model with hidden layers (it never perturbs the output layer); "
             f"{where} has none")  # fmt: skip
-
-
-def hidden_layers(model_cfg: Any, data_cfg: Any) -> Optional[Tuple[str, ...]]:
-    """``model.hidden`` of the model ``model_cfg`` builds for data shaped as ``data_cfg`` says,
-    from the architecture alone (torch modules are built on the meta device: no draws); None when
-    the data's shape is unknown or the model cannot be built for it (other checks report that)."""
-    from htsweep.data.base import Dataset, Split
-    from htsweep.models import MODELS
-
-    entry = MODELS.get(model_cfg.name)
-    shape = getattr(data_cfg, "input_shape", None)
-    if shape is None and getattr(data_cfg, "d", None) is not None:
-        shape = (int(data_cfg.d),)
-    if entry is None or shape is None:
-        return None
-    X, y = torch.zeros(1, *shape), torch.zeros(1)
-    stub = Dataset(train=Split(X, y), holdout=Split(X[:0], y[:0]), test=Split(X[:0], y[:0]), num_classes=10)
-    try:
-        model = entry.build(model_cfg, stub)
-    except (ConfigError, ValueError, TypeError):
-        return None
-    return tuple(getattr(model, "hidden", ()))
-
-
-def noise_scale(cfg: AlphaStableConfig, lr: float) -> float:
-    """c = sigma lr^(1/alpha) with ``lr_scaling``, else sigma."""
-    if not cfg.lr_scaling:
-        return float(cfg.sigma)
-    return float(cfg.sigma) * float(lr) ** (1.0 / float(cfg.alpha))
 
 
 def draw_noise(cfg: AlphaStableConfig, shape: Tuple[int, ...], gen: torch.Generator, dtype: torch.dtype,
@@ -208,4 +180,4 @@ class AlphaStable:
         return added
 
 
-__all__ = ["AlphaStable", "AlphaStableConfig", "NoiseType", "draw_noise", "hidden_layers", "layer_generator", "noise_scale"]
+__all__ = ["AlphaStable", "AlphaStableConfig", "NoiseType", "draw_noise", "layer_generator"]
